@@ -75,6 +75,8 @@ CASES = [
     ("committee-full", 7, 3, 2),
     ("parity", 15, 4, 3),
     ("parity", 14, 3, 2),
+    ("parity", 12, 2, 3),  # even blocks: zero hidden fields
+    ("committee-tree", 12, 5, 3),
 ]
 
 
