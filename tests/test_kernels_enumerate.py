@@ -216,13 +216,18 @@ def test_committee_with_one_unit_is_a_perceptron():
 @pytest.mark.parametrize(
     ("architecture", "n_inputs", "k"),
     [
-        ("perceptron", 17, 1),
+        ("perceptron", 13, 1),
+        ("perceptron", 19, 1),
         ("committee-tree", 15, 3),
+        ("committee-tree", 21, 3),
         ("committee-full", 5, 3),
+        ("committee-full", 7, 3),
         ("parity", 15, 3),
+        ("parity", 21, 3),
     ],
 )
 def test_result_independent_of_chunking(architecture, n_inputs, k):
+    # Sizes on both sides of SERIAL_MAX_WEIGHTS run the serial and parallel drivers.
     args = random_instance(9, architecture, n_inputs, 5, k, teacher=True)
     n = n_weights(architecture, n_inputs, k)
     results = [

@@ -29,8 +29,9 @@ field by -2 W_j ξ_j^μ: O(P) work per configuration, with a running Hamming dis
 a count of unsatisfied patterns kept in the same pass (for the machines it is
 updated only for patterns whose hidden-unit signs changed).
 The walk is cut into 2^b contiguous chunks, each started directly from its own Gray code
-g = i ^ (i >> 1) and run in parallel with ``prange``; each chunk fills its own row of
-counts, summed at the end, so the result is exact and independent of the thread count.
+g = i ^ (i >> 1) and run in parallel with ``prange`` (serially for D <= 16, where thread
+start-up would dominate); each chunk fills its own row of counts, summed at the end, so
+the result is exact and independent of the thread count.
 """
 
 import math
@@ -55,6 +56,9 @@ MAX_CHUNK_BITS = 8
 MIN_CHUNK_BITS_LEFT = 12
 """Chunks walk at least 2^12 states, so small N is not dominated by thread start-up."""
 
+SERIAL_MAX_WEIGHTS = 16
+"""Up to 2^16 configurations (< 1 ms) the walk runs on one thread."""
+
 
 # ----------------------------------------------------------------------------- kernels
 
@@ -72,51 +76,6 @@ def _gray_weight(gray, j):
     return 1 - 2 * ((gray >> j) & 1)
 
 
-@pnjit
-def _perceptron_counts_kernel(signed_patterns, reference, threshold, counts_rows):
-    """Gray-code enumeration for the perceptron; fills ``counts_rows`` (chunks, D+1).
-
-    ``signed_patterns[j, μ] = σ^μ ξ_j^μ`` (weights × patterns, so a flip reads one
-    contiguous row); W is a solution iff Σ_j W_j signed_patterns[j, μ] > threshold ∀μ.
-    """
-    n_weights, n_patterns = signed_patterns.shape
-    n_chunks = counts_rows.shape[0]
-    chunk_len = _n_states(n_weights) // n_chunks
-    for c in prange(n_chunks):
-        weights = np.empty(n_weights, np.int64)
-        stabilities = np.zeros(n_patterns, signed_patterns.dtype)
-        start = c * chunk_len
-        gray = start ^ (start >> 1)
-        distance = 0
-        for j in range(n_weights):
-            w = _gray_weight(gray, j)
-            weights[j] = w
-            distance += w != reference[j]
-            for mu in range(n_patterns):
-                stabilities[mu] += w * signed_patterns[j, mu]
-        n_unsat = 0
-        for mu in range(n_patterns):
-            n_unsat += stabilities[mu] <= threshold
-        if n_unsat == 0:
-            counts_rows[c, distance] += 1
-        for i in range(start + 1, start + chunk_len):
-            j = _trailing_zeros(i)
-            w = weights[j]
-            weights[j] = -w
-            distance += 1 if w == reference[j] else -1
-            step = -2 * w
-            # The unsatisfied count is rebuilt in the same pass that updates the
-            # stabilities: no second pass, and ~10% faster than the incremental
-            # n_unsat += [new <= t] - [old <= t] (measured at N=25, P=7).
-            n_unsat = 0
-            for mu in range(n_patterns):
-                new = stabilities[mu] + step * signed_patterns[j, mu]
-                stabilities[mu] = new
-                n_unsat += new <= threshold
-            if n_unsat == 0:
-                counts_rows[c, distance] += 1
-
-
 @njit(inline="always")
 def _n_states(n_weights):
     return np.int64(1) << n_weights
@@ -125,6 +84,47 @@ def _n_states(n_weights):
 @njit(inline="always")
 def _sign(x):
     return (x > 0) - (x < 0)
+
+
+@njit(inline="always")
+def _perceptron_walk_chunk(signed_patterns, reference, threshold, start, stop, counts):
+    """Walk Gray codes ``start .. stop-1`` for the perceptron, adding into ``counts``.
+
+    ``signed_patterns[j, μ] = σ^μ ξ_j^μ`` (weights × patterns, so a flip reads one
+    contiguous row); W is a solution iff Σ_j W_j signed_patterns[j, μ] > threshold ∀μ.
+    """
+    n_weights, n_patterns = signed_patterns.shape
+    weights = np.empty(n_weights, np.int64)
+    stabilities = np.zeros(n_patterns, signed_patterns.dtype)
+    gray = start ^ (start >> 1)
+    distance = 0
+    for j in range(n_weights):
+        w = _gray_weight(gray, j)
+        weights[j] = w
+        distance += w != reference[j]
+        for mu in range(n_patterns):
+            stabilities[mu] += w * signed_patterns[j, mu]
+    n_unsat = 0
+    for mu in range(n_patterns):
+        n_unsat += stabilities[mu] <= threshold
+    if n_unsat == 0:
+        counts[distance] += 1
+    for i in range(start + 1, stop):
+        j = _trailing_zeros(i)
+        w = weights[j]
+        weights[j] = -w
+        distance += 1 if w == reference[j] else -1
+        step = -2 * w
+        # The unsatisfied count is rebuilt in the same pass that updates the
+        # stabilities: no second pass, and ~10% faster than the incremental
+        # n_unsat += [new <= t] - [old <= t] (measured at N=25, P=7).
+        n_unsat = 0
+        for mu in range(n_patterns):
+            new = stabilities[mu] + step * signed_patterns[j, mu]
+            stabilities[mu] = new
+            n_unsat += new <= threshold
+        if n_unsat == 0:
+            counts[distance] += 1
 
 
 @njit(inline="always")
@@ -138,70 +138,150 @@ def _machine_correct(n_pos, n_neg, label, n_units, parity):
     return 1 if label * (n_pos - n_neg) > 0 else 0
 
 
-@pnjit
-def _machine_counts_kernel(
-    patterns_by_weight, unit_of_weight, n_units, labels, reference, parity, counts_rows
+@njit(inline="always")
+def _machine_walk_chunk(
+    patterns_by_weight,
+    unit_of_weight,
+    n_units,
+    labels,
+    reference,
+    parity,
+    start,
+    stop,
+    counts,
 ):
-    """Gray-code enumeration for committee / parity machines; fills ``counts_rows``.
+    """Walk Gray codes ``start .. stop-1`` for committee / parity machines.
 
     Weight j multiplies input ``patterns_by_weight[j, μ]`` of hidden unit
     ``unit_of_weight[j]`` (this covers tree and fully connected machines alike).
-    Per pattern the kernel keeps the hidden fields and the number of positive and
-    negative ones; the output is recomputed only for patterns where a sign changed.
+    Per pattern the walk keeps the hidden fields and the number of positive and
+    negative ones; a pattern's status is recomputed only when one of its signs flips.
     """
     n_weights, n_patterns = patterns_by_weight.shape
-    n_chunks = counts_rows.shape[0]
-    chunk_len = _n_states(n_weights) // n_chunks
-    for c in prange(n_chunks):
-        weights = np.empty(n_weights, np.int64)
-        fields = np.zeros((n_units, n_patterns), patterns_by_weight.dtype)
-        n_pos = np.zeros(n_patterns, np.int64)
-        n_neg = np.zeros(n_patterns, np.int64)
-        start = c * chunk_len
-        gray = start ^ (start >> 1)
-        distance = 0
-        for j in range(n_weights):
-            w = _gray_weight(gray, j)
-            weights[j] = w
-            distance += w != reference[j]
-            l = unit_of_weight[j]
-            for mu in range(n_patterns):
-                fields[l, mu] += w * patterns_by_weight[j, mu]
-        n_unsat = 0
+    weights = np.empty(n_weights, np.int64)
+    fields = np.zeros((n_units, n_patterns), patterns_by_weight.dtype)
+    n_pos = np.zeros(n_patterns, np.int64)
+    n_neg = np.zeros(n_patterns, np.int64)
+    gray = start ^ (start >> 1)
+    distance = 0
+    for j in range(n_weights):
+        w = _gray_weight(gray, j)
+        weights[j] = w
+        distance += w != reference[j]
+        l = unit_of_weight[j]
         for mu in range(n_patterns):
-            for l in range(n_units):
-                s = _sign(fields[l, mu])
-                n_pos[mu] += s > 0
-                n_neg[mu] += s < 0
-            n_unsat += 1 - _machine_correct(
-                n_pos[mu], n_neg[mu], labels[mu], n_units, parity
-            )
+            fields[l, mu] += w * patterns_by_weight[j, mu]
+    n_unsat = 0
+    for mu in range(n_patterns):
+        for l in range(n_units):
+            s = _sign(fields[l, mu])
+            n_pos[mu] += s > 0
+            n_neg[mu] += s < 0
+        n_unsat += 1 - _machine_correct(
+            n_pos[mu], n_neg[mu], labels[mu], n_units, parity
+        )
+    if n_unsat == 0:
+        counts[distance] += 1
+    for i in range(start + 1, stop):
+        j = _trailing_zeros(i)
+        w = weights[j]
+        weights[j] = -w
+        distance += 1 if w == reference[j] else -1
+        step = -2 * w
+        l = unit_of_weight[j]
+        for mu in range(n_patterns):
+            old = fields[l, mu]
+            new = old + step * patterns_by_weight[j, mu]
+            fields[l, mu] = new
+            s_old = _sign(old)
+            s_new = _sign(new)
+            if s_old != s_new:
+                was_ok = _machine_correct(
+                    n_pos[mu], n_neg[mu], labels[mu], n_units, parity
+                )
+                n_pos[mu] += (s_new > 0) - (s_old > 0)
+                n_neg[mu] += (s_new < 0) - (s_old < 0)
+                n_unsat += was_ok - _machine_correct(
+                    n_pos[mu], n_neg[mu], labels[mu], n_units, parity
+                )
         if n_unsat == 0:
-            counts_rows[c, distance] += 1
-        for i in range(start + 1, start + chunk_len):
-            j = _trailing_zeros(i)
-            w = weights[j]
-            weights[j] = -w
-            distance += 1 if w == reference[j] else -1
-            step = -2 * w
-            l = unit_of_weight[j]
-            for mu in range(n_patterns):
-                old = fields[l, mu]
-                new = old + step * patterns_by_weight[j, mu]
-                fields[l, mu] = new
-                s_old = _sign(old)
-                s_new = _sign(new)
-                if s_old != s_new:
-                    was_ok = _machine_correct(
-                        n_pos[mu], n_neg[mu], labels[mu], n_units, parity
-                    )
-                    n_pos[mu] += (s_new > 0) - (s_old > 0)
-                    n_neg[mu] += (s_new < 0) - (s_old < 0)
-                    n_unsat += was_ok - _machine_correct(
-                        n_pos[mu], n_neg[mu], labels[mu], n_units, parity
-                    )
-            if n_unsat == 0:
-                counts_rows[c, distance] += 1
+            counts[distance] += 1
+
+
+# The drivers split the 2^D Gray codes into len(counts_rows) contiguous chunks, one
+# counts row each. The chunk bodies above are written once; the serial drivers avoid
+# the thread start-up and barrier that dominate sub-millisecond walks (and cost
+# milliseconds on an oversubscribed machine).
+
+
+@njit
+def _perceptron_counts_serial(signed_patterns, reference, threshold, counts_rows):
+    n_chunks = counts_rows.shape[0]
+    chunk_len = _n_states(signed_patterns.shape[0]) // n_chunks
+    for c in range(n_chunks):
+        _perceptron_walk_chunk(
+            signed_patterns,
+            reference,
+            threshold,
+            c * chunk_len,
+            (c + 1) * chunk_len,
+            counts_rows[c],
+        )
+
+
+@pnjit
+def _perceptron_counts_parallel(signed_patterns, reference, threshold, counts_rows):
+    n_chunks = counts_rows.shape[0]
+    chunk_len = _n_states(signed_patterns.shape[0]) // n_chunks
+    for c in prange(n_chunks):
+        _perceptron_walk_chunk(
+            signed_patterns,
+            reference,
+            threshold,
+            c * chunk_len,
+            (c + 1) * chunk_len,
+            counts_rows[c],
+        )
+
+
+@njit
+def _machine_counts_serial(
+    patterns_by_weight, unit_of_weight, n_units, labels, reference, parity, counts_rows
+):
+    n_chunks = counts_rows.shape[0]
+    chunk_len = _n_states(patterns_by_weight.shape[0]) // n_chunks
+    for c in range(n_chunks):
+        _machine_walk_chunk(
+            patterns_by_weight,
+            unit_of_weight,
+            n_units,
+            labels,
+            reference,
+            parity,
+            c * chunk_len,
+            (c + 1) * chunk_len,
+            counts_rows[c],
+        )
+
+
+@pnjit
+def _machine_counts_parallel(
+    patterns_by_weight, unit_of_weight, n_units, labels, reference, parity, counts_rows
+):
+    n_chunks = counts_rows.shape[0]
+    chunk_len = _n_states(patterns_by_weight.shape[0]) // n_chunks
+    for c in prange(n_chunks):
+        _machine_walk_chunk(
+            patterns_by_weight,
+            unit_of_weight,
+            n_units,
+            labels,
+            reference,
+            parity,
+            c * chunk_len,
+            (c + 1) * chunk_len,
+            counts_rows[c],
+        )
 
 
 # ------------------------------------------------------------------ public wrappers
@@ -325,7 +405,12 @@ def count_solutions_by_distance(
         if xi.dtype.kind == "i":
             # x > t ⟺ x > floor(t) for integer fields: keeps the hot loop integer-only.
             threshold = np.int64(math.floor(threshold))
-        _perceptron_counts_kernel(signed, ref, threshold, counts_rows)
+        kernel = (
+            _perceptron_counts_serial
+            if n_weights <= SERIAL_MAX_WEIGHTS
+            else _perceptron_counts_parallel
+        )
+        kernel(signed, ref, threshold, counts_rows)
     else:
         weight_index = np.arange(n_weights)
         if architecture == "committee-full":
@@ -335,7 +420,12 @@ def count_solutions_by_distance(
             unit_of_weight = weight_index // (n_inputs // k)
             inputs = weight_index
         patterns_by_weight = np.ascontiguousarray(xi[:, inputs].T)
-        _machine_counts_kernel(
+        kernel = (
+            _machine_counts_serial
+            if n_weights <= SERIAL_MAX_WEIGHTS
+            else _machine_counts_parallel
+        )
+        kernel(
             patterns_by_weight,
             unit_of_weight,
             k,
