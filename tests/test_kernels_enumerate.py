@@ -310,6 +310,7 @@ def _valid(**override):
         ({"patterns": np.ones(9)}, "patterns must be 2-d"),
         ({"patterns": np.ones((3, 9), bool)}, "patterns must be integer or float"),
         ({"patterns": np.full((3, 9), np.nan)}, "patterns must be finite"),
+        ({"patterns": np.full((3, 9), 2**50)}, "integer patterns must satisfy"),
         ({"labels": np.array([1, -1])}, "labels must have shape"),
         ({"labels": np.array([1, 0, 1])}, "labels must be ±1"),
         ({"reference": np.ones(8)}, "reference must have 9 entries"),
