@@ -24,7 +24,7 @@ def log_H(x):
 
 
 def ratio_NH(x):
-    """``phi(x)/H(x) = -d ln H(x)/dx`` in log space (behaves as ``x`` for large ``x``)."""
+    """``phi(x)/H(x) = -d ln H(x)/dx`` in log space (``~ x`` for large ``x``)."""
     x = np.asarray(x, dtype=float)
     return np.exp(-0.5 * x * x - _LOG_SQRT_2PI - log_ndtr(-x))
 
@@ -65,7 +65,7 @@ def uniform_nodes(n: int = 4001, half_width: float = 10.0):
 
 @lru_cache(maxsize=16)
 def half_line_nodes(n: int = 2001, width: float = 10.0):
-    """Simpson rule for ``E f(|z|)``, ``z ~ N(0,1)``: nodes on ``[0, L]``, weights sum to one."""
+    """Simpson rule for ``E f(|z|)``, ``z ~ N(0,1)``: nodes on ``[0, L]``, sum 1."""
     if n % 2 == 0:
         n += 1
     z = np.linspace(0.0, width, n)

@@ -7,19 +7,20 @@ are per weight (``1/N ln``) and natural logarithms.
 Binary weights, ``W in {-1, +1}^N`` (Gardner & Derrida 1988; Krauth & Mézard 1989)::
 
     s(alpha) = extr_{q, qh} [ -qh (1 - q)/2 + int Dz ln 2cosh(sqrt(qh) z)
-                              + alpha int Dz ln H(u) ],   u = (kappa - sqrt(q) z)/sqrt(1-q)
+                              + alpha int Dz ln H(u) ],
+    u = (kappa - sqrt(q) z)/sqrt(1-q)
 
 with saddle-point equations (``phi/H`` is ``-d ln H/du``)::
 
     q  = int Dz tanh^2(sqrt(qh) z)
     qh = alpha/(1 - q) int Dz [phi(u)/H(u)]^2
 
-``s(alpha -> 0) = ln 2``; ``s`` vanishes at the Krauth–Mézard capacity ``alpha_c ~ 0.833``
-(kappa = 0); the RS solution itself stays finite up to ``alpha = 4/pi``, which is *not*
-the capacity of binary weights.
+``s(alpha -> 0) = ln 2``; ``s`` vanishes at the Krauth–Mézard capacity
+``alpha_c ~ 0.833`` (kappa = 0); the RS solution itself stays finite up to
+``alpha = 4/pi``, which is *not* the capacity of binary weights.
 
-Spherical weights, ``|W|^2 = N`` (Gardner 1988). Convention: the entropy is the log of the
-*fraction* of the sphere's surface occupied by solutions, so ``s(alpha=0) = 0`` and
+Spherical weights, ``|W|^2 = N`` (Gardner 1988). Convention: the entropy is the log of
+the *fraction* of the sphere's surface occupied by solutions, so ``s(alpha=0) = 0`` and
 ``s <= 0``::
 
     s(alpha) = extr_q [ ln(1 - q)/2 + q/(2(1 - q)) + alpha int Dz ln H(u) ]
@@ -131,7 +132,7 @@ class GardnerResult:
 
 # --------------------------------------------------------------------------- binary
 def _energetic_terms(q: float, kappa: float):
-    """``(int Dz ln H(u), int Dz [phi(u)/H(u)]^2)`` with ``u = (kappa - sqrt q z)/sqrt(1-q)``."""
+    """``(int Dz ln H(u), int Dz [phi/H]^2(u))``, ``u = (k - sqrt q z)/sqrt(1-q)``."""
     z, w = uniform_nodes()
     u = (kappa - np.sqrt(q) * z) / np.sqrt(1.0 - q)
     return float(w @ log_H(u)), float(w @ ratio_NH(u) ** 2)
@@ -189,7 +190,7 @@ def gardner_binary(
     q = 0.3
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007
         q_new = fmap(q)
         if abs(q_new - q) < tol:
             q = q_new
@@ -235,14 +236,18 @@ def _spherical_ratio_integral(q: float, kappa: float) -> float:
     sq, s1 = np.sqrt(q), np.sqrt(1.0 - q)
 
     def f(z):
-        return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) * ratio_NH((kappa - sq * z) / s1) ** 2
+        return (
+            np.exp(-0.5 * z * z)
+            / np.sqrt(2 * np.pi)
+            * ratio_NH((kappa - sq * z) / s1) ** 2
+        )
 
     z0 = kappa / sq
     w = 30.0 * s1 / sq  # width of the crossover of [phi/H]^2 around z0
     pts = [z0 - w, z0, z0 + w]
     val = 0.0
     edges = [-40.0, *pts, 40.0]
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
         val += integrate.quad(f, a, b, epsabs=0.0, epsrel=1e-12, limit=200)[0]
     return val
 
@@ -299,8 +304,15 @@ def gardner_spherical(alpha: float, kappa: float = 0.0, *, tol=1e-13) -> Gardner
     residual = abs(res(q)) * (1.0 - q)
     value = spherical_free_entropy(q, alpha, kappa)
     return GardnerResult(
-        value, q, np.nan, bool(info.converged), residual, info.iterations, alpha,
-        kappa, model,
+        value,
+        q,
+        np.nan,
+        bool(info.converged),
+        residual,
+        info.iterations,
+        alpha,
+        kappa,
+        model,
     )
 
 
@@ -361,7 +373,7 @@ def _ts_solve(alpha: float, tol=1e-12, max_iter=20000, damping=0.5):
     q = 0.5
     it = 0
     converged = False
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007
         r = 2.0 * alpha * _ts_output(q)[1]
         q_new = _ts_prior(r)[1]
         if abs(q_new - q) < tol:
@@ -389,8 +401,19 @@ def generalization_error_binary(alpha: float) -> GeneralizationResult:
     q, r, s, conv, res, _ = _ts_solve(alpha)
     if alpha >= perfect_generalization_alpha():
         return GeneralizationResult(
-            alpha, 0.0, 1.0, np.inf, 0.0, "perfect", True, 0.0,
-            extra={"rs_branch_q": q, "rs_branch_entropy": s, "rs_branch_converged": conv},
+            alpha,
+            0.0,
+            1.0,
+            np.inf,
+            0.0,
+            "perfect",
+            True,
+            0.0,
+            extra={
+                "rs_branch_q": q,
+                "rs_branch_entropy": s,
+                "rs_branch_converged": conv,
+            },
         )
     eps = float(np.arccos(np.clip(q, -1.0, 1.0)) / np.pi)
     return GeneralizationResult(alpha, eps, q, r, s, "poor", conv, res)

@@ -1,0 +1,178 @@
+"""Tests of wfm.theory: reference numbers from the literature and exact identities."""
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from wfm import theory
+from wfm.theory import franz_parisi as fp
+from wfm.theory import gardner as gd
+from wfm.theory import large_deviation as ld
+
+
+# ----------------------------------------------------------------------- Gardner
+def test_binary_entropy_small_alpha_is_ln2():
+    r = theory.gardner_entropy(1e-4)
+    assert r.converged
+    assert abs(r.value - np.log(2.0)) < 1e-4
+    assert theory.gardner_entropy(0.0).value == pytest.approx(np.log(2.0))
+
+
+def test_binary_capacity_krauth_mezard():
+    assert theory.capacity("perceptron-binary") == pytest.approx(0.833, abs=0.002)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.5, 0.8])
+def test_binary_saddle_point(alpha):
+    r = theory.gardner_entropy(alpha)
+    assert r.converged and r.residual < 1e-9
+    # stationarity of the functional, by central finite differences
+    h = 1e-5
+    f = gd.binary_free_entropy
+    d_q = (f(r.q + h, r.qhat, alpha) - f(r.q - h, r.qhat, alpha)) / (2 * h)
+    d_qh = (f(r.q, r.qhat + h, alpha) - f(r.q, r.qhat - h, alpha)) / (2 * h)
+    assert abs(d_q) < 1e-7 and abs(d_qh) < 1e-7
+    # and it is a genuine function of (q, qhat): moving away changes the value
+    assert abs(f(r.q + 0.05, r.qhat, alpha) - r.value) > 1e-4
+
+
+def test_entropy_decreases_with_alpha():
+    s = [theory.gardner_entropy(a).value for a in (0.1, 0.3, 0.5, 0.7)]
+    assert np.all(np.diff(s) < 0)
+
+
+def _integrated_inverse_capacity(kappa):
+    val, _ = integrate.quad(
+        lambda t: np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi) * (t + kappa) ** 2,
+        -kappa,
+        np.inf,
+    )
+    return 1.0 / val
+
+
+def test_spherical_capacity_kappa0():
+    assert theory.capacity("perceptron-spherical") == pytest.approx(2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.5, 1.0])
+def test_spherical_capacity_three_ways(kappa):
+    closed = gd.spherical_capacity(kappa)
+    assert closed == pytest.approx(_integrated_inverse_capacity(kappa), rel=1e-9)
+    assert gd.spherical_capacity_from_rs(kappa) == pytest.approx(closed, rel=1e-5)
+    # the RS overlap grows to 1 as alpha approaches the capacity
+    assert gd.gardner_spherical(0.999 * closed, kappa).q > 0.99
+
+
+def test_spherical_saddle_point():
+    r = theory.gardner_entropy(1.0, model="perceptron-spherical")
+    assert r.converged and r.value < 0
+    h = 1e-6
+    f = gd.spherical_free_entropy
+    assert abs((f(r.q + h, 1.0) - f(r.q - h, 1.0)) / (2 * h)) < 1e-6
+
+
+def test_generalization_error():
+    e = [theory.generalization_error(a).epsilon for a in (0.5, 1.0, 1.2)]
+    assert np.all(np.diff(e) < 0) and 0 < e[-1] < e[0] < 0.5
+    assert gd.perfect_generalization_alpha() == pytest.approx(1.245, abs=0.002)
+    assert theory.generalization_error(1.3).epsilon == 0.0
+
+
+# ---------------------------------------------------------------- Franz–Parisi
+def test_fp_functional_equals_gardner_at_typical_distance():
+    for alpha in (0.3, 0.5):
+        g = theory.gardner_entropy(alpha)
+        val = fp.fp_functional(g.q, g.q, g.qhat, g.qhat, alpha, g.q, g.qhat)
+        assert val == pytest.approx(g.value, abs=1e-9)
+
+
+def test_fp_below_gardner_near_typical_distance():
+    alpha = 0.5
+    g = theory.gardner_entropy(alpha)
+    r = fp.fp_binary(g.typical_distance - 0.01, alpha, gardner=g)
+    assert r["converged"] and r["residual"] < 1e-8
+    # maximum of the FP curve is at d*, where it equals s(alpha)
+    assert r["value"] < g.value
+    assert r["value"] > g.value - 1e-3
+
+
+def test_fp_stationary_in_all_order_parameters():
+    alpha = 0.5
+    g = theory.gardner_entropy(alpha)
+    d = g.typical_distance - 0.03
+    p = 1 - 2 * d
+    r = fp.fp_binary(d, alpha, gardner=g)
+    args = dict(q1=r["q1"], q1h=r["q1hat"], ph=r["phat"], p0=r["p0"], p0h=r["p0hat"])
+    h = 1e-5
+    for name in args:
+        up, dn = dict(args), dict(args)
+        up[name] += h
+        dn[name] -= h
+        fu = fp.fp_functional(p, alpha=alpha, Q=g.q, Qh=g.qhat, **up)
+        fd = fp.fp_functional(p, alpha=alpha, Q=g.q, Qh=g.qhat, **dn)
+        assert abs((fu - fd) / (2 * h)) < 1e-6, name
+
+
+@pytest.mark.slow
+def test_fp_curve_negative_at_small_distance():
+    c = theory.local_entropy_typical(0.5, [0.003, 0.2])
+    assert c.converged.all()
+    assert c.local_entropy[0] < 0
+    assert 0 < c.local_entropy[1] <= theory.binary_entropy(0.2)
+
+
+def test_fp_small_alpha_approaches_h2():
+    alpha = 0.02
+    g = theory.gardner_entropy(alpha)
+    d = g.typical_distance - 0.02
+    r = fp.fp_binary(d, alpha, gardner=g)
+    assert r["converged"]
+    h2 = float(theory.binary_entropy(d))
+    assert r["value"] <= h2 + 1e-9
+    assert r["value"] == pytest.approx(h2, abs=0.02)
+
+
+# ------------------------------------------------------------- large deviation
+def test_ld_curve_between_typical_and_h2():
+    alpha = 0.5
+    c = theory.local_entropy_large_deviation(alpha, [0.05, 0.1])
+    assert c.converged.all()
+    assert np.all(c.local_entropy <= c.upper_bound + 1e-9)
+    assert c.attrs()["approximation"] == ld.APPROXIMATION
+    g = theory.gardner_entropy(alpha)
+    for d, s_ld in zip(c.distances, c.local_entropy, strict=True):
+        r = fp.fp_binary(d, alpha, gardner=g)
+        assert s_ld >= r["value"] - 1e-9
+
+
+def test_ld_close_to_h2_at_small_alpha():
+    c = theory.local_entropy_large_deviation(0.3, [0.05])
+    assert c.converged.all()
+    assert c.local_entropy[0] == pytest.approx(float(c.upper_bound[0]), abs=5e-3)
+
+
+def test_curve_export():
+    c = theory.local_entropy_large_deviation(0.3, [0.1])
+    arrays = c.to_arrays()
+    assert all(np.ndim(v) == 1 for v in arrays.values())
+    assert {"distance", "local_entropy", "upper_bound", "q1"} <= set(arrays)
+    attrs = c.attrs()
+    assert attrs["kind"] == "large-deviation" and attrs["alpha"] == 0.3
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: theory.gardner_entropy(-1.0), "alpha must be >= 0.0, got -1.0"),
+        (lambda: theory.gardner_entropy(0.5, model="mlp"), "model must be one of"),
+        (lambda: theory.capacity(kappa=float("nan")), "kappa must be finite"),
+        (lambda: theory.local_entropy_typical(0.0, [0.1]), "alpha must be > 0.0"),
+        (lambda: theory.local_entropy_typical(0.5, [0.6]), "distances must lie"),
+        (lambda: theory.local_entropy_large_deviation(0.5, []), "non-empty"),
+        (lambda: theory.generalization_error("a"), "alpha must be a real number"),
+    ],
+)
+def test_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,186 @@
+"""Replica theory of the perceptron: Gardner entropy, capacity, local entropies.
+
+Public API (every function validates its input once and raises ``ValueError`` with a
+one-line message such as ``"alpha must be > 0, got -1.0"``):
+
+``gardner_entropy(alpha, kappa=0.0, model="perceptron-binary") -> GardnerResult``
+    RS Gardner entropy; fields ``value, q, qhat, converged, residual, iterations,
+    alpha, kappa, model, approximation``; methods ``attrs()``.
+    Models: ``"perceptron-binary"``, ``"perceptron-spherical"`` (log volume fraction of
+    the sphere, ``s(0) = 0``).
+``capacity(model="perceptron-binary", kappa=0.0) -> float``
+    Binary: zero of the RS entropy (0.8331 at kappa = 0). Spherical: closed form
+    ``1/int_{-k}^inf Dt (t+k)^2`` (2 at kappa = 0).
+``local_entropy_typical(alpha, distances, kappa=0.0, model="perceptron-binary")``
+    RS Franz–Parisi curve around equilibrium solutions -> ``LocalEntropyCurve``.
+``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=...)``
+    RS ``y -> inf`` large-deviation curve (densest regions, unconstrained centre)
+    -> ``LocalEntropyCurve``.
+``typical_positive_distance(alpha, kappa=0.0) -> float``
+    Distance above which the typical (FP) curve becomes positive.
+``generalization_error(alpha) -> GeneralizationResult``
+    Gibbs learning, binary teacher–student, RS/Nishimori: fields ``alpha, epsilon, q,
+    qhat, entropy, phase, converged, residual, approximation``.
+``binary_entropy(d)``: the upper bound ``H2(d)``.
+
+``LocalEntropyCurve`` fields: ``kind, model, alpha, kappa, approximation, distances,
+local_entropy, order_parameters (dict of arrays), converged, residual, reference``;
+``to_arrays()`` -> dict of 1-D arrays (``distance, local_entropy, upper_bound,
+converged, residual`` and the order parameters), ``attrs()`` -> dict of scalars and
+strings (``kind, model, alpha, kappa, approximation, reference_*``). Storage code can
+write them under ``/theory/<name>/`` as datasets and attributes.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._results import LocalEntropyCurve, binary_entropy
+from .franz_parisi import fp_binary_curve, fp_positive_distance
+from .gardner import (
+    GardnerResult,
+    GeneralizationResult,
+    capacity_binary,
+    gardner_binary,
+    gardner_spherical,
+    generalization_error_binary,
+    spherical_capacity,
+)
+from .large_deviation import ld_binary_curve
+
+__all__ = [
+    "GardnerResult",
+    "GeneralizationResult",
+    "LocalEntropyCurve",
+    "binary_entropy",
+    "capacity",
+    "gardner_entropy",
+    "generalization_error",
+    "local_entropy_large_deviation",
+    "local_entropy_typical",
+    "typical_positive_distance",
+]
+
+MODELS = ("perceptron-binary", "perceptron-spherical")
+
+
+def _check_real(name, value, lo=None, lo_open=True, hi=None, hi_open=True):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value}")
+    if hi is not None and (value >= hi if hi_open else value > hi):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}, got {value}")
+    return value
+
+
+def _check_model(model, allowed=MODELS):
+    if model not in allowed:
+        raise ValueError(f"model must be one of {allowed}, got {model!r}")
+
+
+def _check_distances(distances):
+    d = np.atleast_1d(np.asarray(distances, dtype=float))
+    if d.ndim != 1 or d.size == 0:
+        raise ValueError(
+            f"distances must be a non-empty 1-D array, got shape {d.shape}"
+        )
+    if not np.all((d > 0) & (d < 0.5)):
+        raise ValueError(f"distances must lie in (0, 0.5), got {d.min()}..{d.max()}")
+    return d
+
+
+def gardner_entropy(alpha, kappa=0.0, model="perceptron-binary") -> GardnerResult:
+    """RS Gardner entropy ``s(alpha)`` (see :mod:`wfm.theory.gardner`).
+
+    Parameters
+    ----------
+    alpha : float
+        Load ``P/N``, ``>= 0``.
+    kappa : float
+        Margin.
+    model : {"perceptron-binary", "perceptron-spherical"}
+
+    Returns
+    -------
+    GardnerResult
+    """
+    alpha = _check_real("alpha", alpha, lo=0.0, lo_open=False)
+    kappa = _check_real("kappa", kappa)
+    _check_model(model)
+    if model == "perceptron-binary":
+        return gardner_binary(alpha, kappa)
+    return gardner_spherical(alpha, kappa)
+
+
+def capacity(model="perceptron-binary", kappa=0.0) -> float:
+    """Storage capacity ``alpha_c(kappa)`` (RS).
+
+    Binary: zero of the RS entropy (Krauth–Mézard). Spherical: Gardner closed form.
+    """
+    kappa = _check_real("kappa", kappa)
+    _check_model(model)
+    if model == "perceptron-binary":
+        return capacity_binary(kappa)
+    return spherical_capacity(kappa)
+
+
+def local_entropy_typical(
+    alpha, distances, kappa=0.0, model="perceptron-binary"
+) -> LocalEntropyCurve:
+    """Franz–Parisi local entropy around typical solutions (RS).
+
+    Parameters
+    ----------
+    alpha : float
+        Load, ``0 < alpha < capacity``.
+    distances : array_like
+        Hamming distances ``d in (0, 0.5)``.
+    kappa : float
+    model : {"perceptron-binary"}
+
+    Returns
+    -------
+    LocalEntropyCurve
+        ``kind="typical"``; order parameters ``q1, q1hat, phat, p0, p0hat``.
+    """
+    alpha = _check_real("alpha", alpha, lo=0.0)
+    kappa = _check_real("kappa", kappa)
+    _check_model(model, ("perceptron-binary",))
+    d = _check_distances(distances)
+    return fp_binary_curve(alpha, d, kappa)
+
+
+def local_entropy_large_deviation(
+    alpha, distances, kappa=0.0, model="perceptron-binary"
+) -> LocalEntropyCurve:
+    """Maximal local entropy at distance ``d`` (RS, ``y -> inf``, free centre).
+
+    Returns
+    -------
+    LocalEntropyCurve
+        ``kind="large-deviation"``; order parameters ``q1, dq1, q0hat, dhat, rhat``.
+    """
+    alpha = _check_real("alpha", alpha, lo=0.0)
+    kappa = _check_real("kappa", kappa)
+    _check_model(model, ("perceptron-binary",))
+    d = _check_distances(distances)
+    return ld_binary_curve(alpha, d, kappa)
+
+
+def typical_positive_distance(alpha, kappa=0.0) -> float:
+    """Distance above which the typical (Franz–Parisi) local entropy is positive."""
+    alpha = _check_real("alpha", alpha, lo=0.0)
+    kappa = _check_real("kappa", kappa)
+    return fp_positive_distance(alpha, kappa)
+
+
+def generalization_error(alpha) -> GeneralizationResult:
+    """Gibbs generalisation error of the binary teacher–student perceptron (RS)."""
+    alpha = _check_real("alpha", alpha, lo=0.0, lo_open=False)
+    return generalization_error_binary(alpha)
