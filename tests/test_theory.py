@@ -122,6 +122,7 @@ def test_fp_curve_negative_at_small_distance():
     assert 0 < c.local_entropy[1] <= theory.binary_entropy(0.2)
 
 
+@pytest.mark.slow
 def test_fp_small_alpha_approaches_h2():
     alpha = 0.02
     g = theory.gardner_entropy(alpha)
