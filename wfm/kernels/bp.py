@@ -1,0 +1,346 @@
+"""Belief propagation for the binary perceptron (Gaussian cavity approximation).
+
+Notation (science.md §4). Patterns enter only through the *signed patterns*
+``s[mu, i] = sigma^mu * xi_i^mu`` (int8 for ±1 patterns, float64 for Gaussian ones).
+
+Messages, all in field (atanh) space unless said otherwise:
+
+* ``u[mu, i]``  factor -> variable field, ``t[mu, i] = tanh(u[mu, i])``;
+* ``U[i] = sum_mu u[mu, i]`` the pattern part of the total field;
+* ``ext[i]``    external field (``lambda * W~_i`` for the local entropy);
+* ``f[i]``      focusing field (fBP, Baldassi et al. PNAS 2016 [P0]);
+* total field ``H_i = U_i + ext_i + f_i``, magnetisation ``m_i = tanh(H_i)``.
+
+The cavity magnetisation is ``m_{i->mu} = tanh(H_i - u_{mu,i})``. For factor ``mu`` the cavity field of
+its stability is Gaussian with mean ``omega_c`` and variance ``V_c``; the probability
+that the pattern is satisfied given ``W_i = w`` is ``H((kappa sqrt(N) - omega_c - w s)
+/ sqrt(V_c))`` with ``H(x) = erfc(x / sqrt 2) / 2``, so with ``a = (kappa sqrt N -
+omega_c)/sqrt V_c`` and ``b = 1/sqrt V_c`` (for ±1 patterns; ``|s|/sqrt V_c`` in
+general)::
+
+    u_{mu,i} = sign(s) * g,   g = (ln H(a - b) - ln H(a + b)) / 2,
+    t_{mu,i} = sign(s) * (H(a - b) - H(a + b)) / (H(a - b) + H(a + b)).
+
+One tanh, one erfc pair and one log per edge. Tails (``a + b > 25``) go to log space
+with the asymptotic series of ``ln H``; ``g`` is clamped at 30 as in the reference Julia
+code, ``V_c`` floored at ``1e-12``: no NaN or inf at any field.
+
+Schedule: factors are visited in a random permutation (drawn by the caller from its
+``numpy.random.Generator``), cut into ``shards`` contiguous pieces that are updated in
+parallel, one thread a shard, each sequentially (every factor sees the fields changed by
+the factors before it in its shard, as in the reference code's sequential schedule); the
+shards' field changes are summed at the end of the sweep. ``shards = 1`` is the fully
+sequential schedule. One parallel region a sweep, so thread start-up costs nothing; the
+result depends on ``shards`` and the permutation, never on the number of threads.
+"""
+
+import math
+
+import numpy as np
+
+from wfm._numba import njit, pnjit, prange
+
+LOG_H_SWITCH = 25.0  # above: asymptotic ln H (erfc would underflow past ~37)
+FIELD_MAX = 30.0  # clamp of factor->variable fields, as in BinaryCommitteeMachineFBP.jl
+V_MIN = 1e-12  # floor of cavity variances
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+@njit
+def log_H(x):
+    """ln H(x), H(x) = erfc(x/sqrt 2)/2, accurate to ~1e-15 relative for every x."""
+    if x < LOG_H_SWITCH:
+        return math.log(0.5 * math.erfc(x * _SQRT1_2))
+    # asymptotic series of Mills' ratio: H(x) = phi(x)/x (1 - 1/x^2 + 3/x^4 - ...)
+    y = 1.0 / (x * x)
+    series = 1.0 + y * (-1.0 + y * (3.0 + y * (-15.0 + y * (105.0 + y * (-945.0)))))
+    return -0.5 * x * x - math.log(x) - _LOG_SQRT_2PI + math.log(series)
+
+
+@njit
+def log_cosh(x):
+    """ln cosh(x) without overflow."""
+    ax = abs(x)
+    return ax + math.log1p(math.exp(-2.0 * ax)) - math.log(2.0)
+
+
+@njit
+def focusing_field(h, gamma, r):
+    """Field of the focusing factor of y = r + 1 replicas at coupling gamma [P0].
+
+    ``atanh(p tanh(r atanh(p tanh(h))))`` with ``p = tanh(gamma)``, through
+    ``atanh(tanh(a) tanh(b)) = (ln cosh(a + b) - ln cosh(a - b))/2`` so that neither
+    large ``h`` nor ``gamma = inf`` loses precision.
+    """
+    if r == 0.0 or gamma == 0.0:
+        return 0.0
+    if math.isinf(gamma):
+        return r * h
+    inner = 0.5 * (log_cosh(gamma + h) - log_cosh(gamma - h))
+    rh = r * inner
+    return 0.5 * (log_cosh(gamma + rh) - log_cosh(gamma - rh))
+
+
+@njit
+def _factor_update(s, mu, u, t, H, kappa_sqrt_n, damping, mc):
+    """Update the messages of factor ``mu`` in place from total fields ``H``.
+
+    ``H`` (the shard's view of the total fields) is refreshed with the change of
+    ``u`` at once, so consecutive factors of a shard see each other (sequential BP).
+    ``mc`` is scratch space of length N. Returns the largest change of ``t``.
+    """
+    n = s.shape[1]
+    omega = 0.0
+    var = 0.0
+    for i in range(n):
+        m = math.tanh(H[i] - u[mu, i])  # cavity magnetisation m_{i->mu}
+        mc[i] = m
+        omega += s[mu, i] * m
+        var += 1.0 - m * m
+    maxdiff = 0.0
+    for i in range(n):
+        m = mc[i]
+        si = float(s[mu, i])
+        vc = max(var - (1.0 - m * m), V_MIN)
+        sq = math.sqrt(vc)
+        a = (kappa_sqrt_n - (omega - si * m)) / sq
+        b = abs(si) / sq
+        if a + b < LOG_H_SWITCH:
+            hm = math.erfc((a - b) * _SQRT1_2)
+            hp = math.erfc((a + b) * _SQRT1_2)
+            g = 0.5 * math.log(hm / hp)
+            tg = (hm - hp) / (hm + hp)
+            if g > FIELD_MAX:
+                g = FIELD_MAX
+                tg = math.tanh(FIELD_MAX)
+        else:
+            g = min(0.5 * (log_H(a - b) - log_H(a + b)), FIELD_MAX)
+            tg = math.tanh(g)
+        if si < 0.0:
+            g = -g
+            tg = -tg
+        u_old = u[mu, i]
+        if damping > 0.0:
+            g = (1.0 - damping) * g + damping * u_old
+            tg = math.tanh(g)
+        diff = abs(tg - t[mu, i])
+        if diff > maxdiff:
+            maxdiff = diff
+        H[i] += g - u_old
+        u[mu, i] = g
+        t[mu, i] = tg
+    return maxdiff
+
+
+def _make_sweep(parallel):
+    jit = pnjit if parallel else njit
+    loop = prange if parallel else range
+
+    @jit
+    def sweep(s, u, t, U, ext, f, perm, shards, kappa, damping, gamma, r, Hs, diffs):
+        p, n = s.shape
+        kappa_sqrt_n = kappa * math.sqrt(n)
+        for k in loop(shards):
+            H = Hs[k]
+            for i in range(n):
+                H[i] = U[i] + ext[i] + f[i]
+            mc = np.empty(n)
+            dk = 0.0
+            for j in range(k * p // shards, (k + 1) * p // shards):
+                d = _factor_update(s, perm[j], u, t, H, kappa_sqrt_n, damping, mc)
+                if d > dk:
+                    dk = d
+            diffs[k] = dk
+        # merge the shards' field changes in a fixed order (thread-independent)
+        for i in loop(n):
+            base = U[i] + ext[i] + f[i]
+            acc = U[i]
+            for k in range(shards):
+                acc += Hs[k, i] - base
+            U[i] = acc
+        maxdiff = 0.0
+        for k in range(shards):
+            maxdiff = max(maxdiff, diffs[k])
+        # focusing factors, once per sweep, from the pattern-only cavity field
+        for i in range(n):
+            fn = focusing_field(U[i] + ext[i], gamma, r)
+            if damping > 0.0:
+                fn = (1.0 - damping) * fn + damping * f[i]
+            maxdiff = max(maxdiff, abs(math.tanh(fn) - math.tanh(f[i])))
+            f[i] = fn
+        return maxdiff
+
+    return sweep
+
+
+_sweep_serial = _make_sweep(parallel=False)
+_sweep_parallel = _make_sweep(parallel=True)
+
+
+def bp_sweep(
+    s, u, t, U, ext, f, perm, *, shards=1, kappa=0.0, damping=0.0, gamma=0.0, r=0.0,
+    parallel=True,
+):
+    """One BP sweep over all factors, then the focusing factors; in place.
+
+    Parameters
+    ----------
+    s : (P, N) int8 or float64 array
+        Signed patterns ``sigma^mu xi^mu``.
+    u, t : (P, N) float64 arrays
+        Factor -> variable fields and their tanh (updated in place).
+    U, ext, f : (N,) float64 arrays
+        Pattern fields ``sum_mu u`` (updated), external fields, focusing fields
+        (updated).
+    perm : (P,) int64 array
+        Order in which the factors are visited.
+    shards : int
+        The permuted factors are cut into this many contiguous shards, updated in
+        parallel; inside a shard the update is sequential. ``1`` = fully sequential.
+    kappa, damping : float
+        Margin of the stabilities, damping of the messages in field space.
+    gamma, r : float
+        Focusing coupling (``inf`` allowed) and ``r = y - 1``; ``r = 0`` is plain BP.
+    parallel : bool
+        Run the shards on several threads (same result as ``False``).
+
+    Returns
+    -------
+    float
+        Largest change of a message in magnetisation space.
+    """
+    shards = int(max(1, min(shards, s.shape[0])))
+    Hs = np.empty((shards, s.shape[1]))
+    diffs = np.zeros(shards)
+    kernel = _sweep_parallel if parallel and shards > 1 else _sweep_serial
+    return kernel(
+        s, u, t, U, ext, f, perm.astype(np.int64), shards, float(kappa),
+        float(damping), float(gamma), float(r), Hs, diffs,
+    )
+
+
+@pnjit
+def _bethe_terms(s, u, U, ext, f, kappa):
+    p, n = s.shape
+    kappa_sqrt_n = kappa * math.sqrt(n)
+    fac = np.empty(p)
+    for mu in prange(p):
+        omega = 0.0
+        var = 0.0
+        edge = 0.0
+        for i in range(n):
+            h = U[i] + ext[i] + f[i]
+            hc = h - u[mu, i]
+            mc = math.tanh(hc)
+            omega += s[mu, i] * mc
+            var += 1.0 - mc * mc
+            edge += log_cosh(hc) - log_cosh(h)
+        fac[mu] = log_H((kappa_sqrt_n - omega) / math.sqrt(max(var, V_MIN))) + edge
+    total = 0.0
+    for mu in range(p):
+        total += fac[mu]
+    for i in range(n):
+        total += math.log(2.0) + log_cosh(U[i] + ext[i] + f[i])
+    return total
+
+
+def bethe_free_entropy(s, u, U, ext, f=None, *, kappa=0.0):
+    """Bethe free entropy per variable, ``(1/N) ln Z`` of the factor graph.
+
+    ``Z = sum_W prod_mu 1[Delta^mu > kappa] exp(sum_i ext_i W_i)``, evaluated at the
+    current messages: ``sum_mu ln Z_mu + sum_i ln 2cosh H_i + sum_{mu,i} ln(cosh(H_i -
+    u_{mu,i}) / cosh H_i)``. Meaningful at a fixed point of plain BP (``f = 0``).
+    """
+    if f is None:
+        f = np.zeros_like(U)
+    return _bethe_terms(s, u, U, ext, f, float(kappa)) / s.shape[1]
+
+
+@pnjit
+def _count_errors(s, w, kappa):
+    p, n = s.shape
+    thr = kappa * math.sqrt(n)
+    bad = np.zeros(p, dtype=np.int64)
+    for mu in prange(p):
+        acc = 0.0
+        for i in range(n):
+            acc += s[mu, i] * w[i]
+        if acc <= thr:
+            bad[mu] = 1
+    return bad.sum()
+
+
+def count_errors(s, w, kappa=0.0):
+    """Number of patterns with stability ``s^mu . w / sqrt(N) <= kappa``."""
+    return int(_count_errors(s, np.asarray(w, dtype=np.float64), float(kappa)))
+
+
+# ---------------------------------------------------------------------------
+# plain-numpy reference, same schedule, obviously correct (slow)
+# ---------------------------------------------------------------------------
+def log_H_reference(x):
+    """ln H(x) through scipy's log_ndtr (used to test :func:`log_H`)."""
+    from scipy.special import log_ndtr
+
+    return log_ndtr(-np.asarray(x, dtype=np.float64))
+
+
+def bp_sweep_reference(
+    s, u, t, U, ext, f, perm, *, shards=1, kappa=0.0, damping=0.0, gamma=0.0, r=0.0
+):
+    """numpy version of :func:`bp_sweep`: the formulas of the module docstring.
+
+    Evaluates every ``ln H`` with scipy's ``log_ndtr`` and the fields with ``tanh``/
+    ``atanh``-free closed forms, one factor at a time (vectorised over variables).
+    """
+    from scipy.special import log_ndtr
+
+    p, n = s.shape
+    shards = int(max(1, min(shards, p)))
+    kappa_sqrt_n = kappa * np.sqrt(n)
+    maxdiff = 0.0
+    base = U + ext + f
+    dU = np.zeros(n)
+    for k in range(shards):
+        H = base.copy()
+        for mu in perm[k * p // shards : (k + 1) * p // shards]:
+            sf = s[mu].astype(np.float64)
+            mc = np.tanh(H - u[mu])
+            omega, var = sf @ mc, np.sum(1.0 - mc**2)
+            vc = np.maximum(var - (1.0 - mc**2), V_MIN)
+            a = (kappa_sqrt_n - (omega - sf * mc)) / np.sqrt(vc)
+            b = np.abs(sf) / np.sqrt(vc)
+            g = 0.5 * (log_ndtr(-(a - b)) - log_ndtr(-(a + b)))
+            g = np.minimum(g, FIELD_MAX) * np.sign(sf)
+            if damping > 0:
+                g = (1 - damping) * g + damping * u[mu]
+            tg = np.tanh(g)
+            maxdiff = max(maxdiff, float(np.max(np.abs(tg - t[mu]))))
+            H += g - u[mu]
+            u[mu], t[mu] = g, tg
+        dU += H - base
+    U += dU
+    fn = np.array([focusing_field(h, gamma, r) for h in U + ext])
+    if damping > 0:
+        fn = (1 - damping) * fn + damping * f
+    maxdiff = max(maxdiff, float(np.max(np.abs(np.tanh(fn) - np.tanh(f)))))
+    f[:] = fn
+    return maxdiff
+
+
+def bethe_free_entropy_reference(s, u, U, ext, f=None, *, kappa=0.0):
+    """numpy version of :func:`bethe_free_entropy`."""
+    from scipy.special import log_ndtr
+
+    p, n = s.shape
+    f = np.zeros_like(U) if f is None else f
+    H = U + ext + f
+    hc = H[None, :] - u
+    mc = np.tanh(hc)
+    omega = (s * mc).sum(axis=1)
+    var = np.maximum((1 - mc**2).sum(axis=1), V_MIN)
+    lc = lambda x: np.logaddexp(x, -x) - np.log(2.0)  # noqa: E731
+    total = log_ndtr(-(kappa * np.sqrt(n) - omega) / np.sqrt(var)).sum()
+    total += (lc(hc) - lc(H)[None, :]).sum() + (np.log(2.0) + lc(H)).sum()
+    return total / n
