@@ -1,0 +1,158 @@
+"""``wfm bench``: throughput of each kernel against its numpy reference, one instance.
+
+``bench_bp`` times :func:`wfm.kernels.bp.bp_sweep` (serial, ``shards=1``; and the
+parallel sharded schedule) and :func:`wfm.kernels.bp.bp_sweep_reference` on the same
+random binary-perceptron instance, in edge updates per second (``N P`` per sweep),
+compilation excluded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate", "default_shards"]
+
+
+def default_shards() -> int:
+    """The fBP learner's default number of parallel shards (2 if unavailable)."""
+    try:
+        from wfm.learners import fbp
+
+        return int(fbp.DEFAULTS.get("shards", 2))
+    except Exception:  # the learner may not exist yet or may not define shards
+        return 2
+
+
+def _instance(n, alpha, seed):
+    from wfm.data import generate, signed_patterns
+
+    rng = np.random.default_rng(seed)
+    d = generate("random", alpha, n, rng)
+    s = signed_patterns(d.patterns, d.labels)
+    p = s.shape[0]
+    # small random messages, so the sweeps do the work of a run in progress
+    u0 = rng.normal(0.0, 0.1, size=(p, n))
+    perm = rng.permutation(p).astype(np.int64)
+    return s, u0, perm
+
+
+def _time_sweeps(sweep, s, u0, perm, sweeps, **kw):
+    n = s.shape[1]
+    u = u0.copy()
+    t = np.tanh(u)
+    U = u.sum(axis=0)
+    ext = np.zeros(n)
+    f = np.zeros(n)
+    sweep(s, u, t, U, ext, f, perm, **kw)  # compile / warm caches
+    t0 = time.perf_counter()
+    for _ in range(sweeps):
+        sweep(s, u, t, U, ext, f, perm, **kw)
+    return (time.perf_counter() - t0) / sweeps
+
+
+def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards=None):
+    """Edge updates per second of the BP sweep implementations.
+
+    Parameters
+    ----------
+    n : int
+        Number of weights.
+    alpha : float
+        Load; ``P = round(alpha n)``.
+    sweeps : int
+        Timed sweeps of each numba variant (after one warm-up sweep).
+    reference_sweeps : int, optional
+        Timed sweeps of the numpy reference (default ``max(1, sweeps // 10)``).
+    seed : int
+    shards : int, optional
+        Shards of the parallel variant (default: the fBP learner's default).
+
+    Returns
+    -------
+    dict
+        ``n, p, shards, threads`` and ``edge_updates_per_s`` / ``seconds_per_sweep``
+        per implementation (``numba_serial``, ``numba_parallel``, ``numpy_reference``)
+        and the ratios to the reference.
+    """
+    import numba
+
+    from wfm.kernels.bp import bp_sweep, bp_sweep_reference
+
+    if shards is None:
+        shards = default_shards()
+    if reference_sweeps is None:
+        reference_sweeps = max(1, sweeps // 10)
+    s, u0, perm = _instance(n, alpha, seed)
+    p = s.shape[0]
+    seconds = {
+        "numba_serial": _time_sweeps(
+            bp_sweep, s, u0, perm, sweeps, shards=1, parallel=False
+        ),
+        f"numba_parallel_{shards}shards": _time_sweeps(
+            bp_sweep, s, u0, perm, sweeps, shards=shards, parallel=True
+        ),
+        "numpy_reference": _time_sweeps(
+            bp_sweep_reference, s, u0, perm, reference_sweeps, shards=1
+        ),
+    }
+    rates = {k: n * p / v for k, v in seconds.items()}
+    ref = rates["numpy_reference"]
+    return {
+        "kernel": "bp",
+        "n": n,
+        "p": p,
+        "alpha": alpha,
+        "sweeps": sweeps,
+        "reference_sweeps": reference_sweeps,
+        "shards": shards,
+        "threads": numba.get_num_threads(),
+        "seconds_per_sweep": seconds,
+        "edge_updates_per_s": rates,
+        "ratio_to_reference": {k: v / ref for k, v in rates.items()},
+    }
+
+
+def bench_enumerate(n_inputs=14, n_patterns=4, repeats=20, seed=0):
+    """Configurations per second of the exact enumeration kernel vs its reference."""
+    from wfm.kernels.enumerate import _bench
+
+    out = _bench(n_inputs=n_inputs, n_patterns=n_patterns, repeats=repeats, seed=seed)
+    out["kernel"] = "enumerate"
+    out["ratio_to_reference"] = (
+        out["kernel_configs_per_s"] / out["reference_configs_per_s"]
+    )
+    return out
+
+
+BENCHMARKS = {"bp": bench_bp, "enumerate": bench_enumerate}
+
+
+def format_bp(result: dict) -> str:
+    """Human table of :func:`bench_bp`."""
+    lines = [
+        f"BP sweep, binary perceptron N={result['n']} P={result['p']} "
+        f"(alpha={result['alpha']:g}), {result['threads']} numba threads",
+        f"{'implementation':<28} {'edge updates/s':>16} {'s/sweep':>10} "
+        f"{'x reference':>12}",
+    ]
+    for name, rate in result["edge_updates_per_s"].items():
+        lines.append(
+            f"{name:<28} {rate:>16.3e} {result['seconds_per_sweep'][name]:>10.4f} "
+            f"{result['ratio_to_reference'][name]:>12.1f}"
+        )
+    rates = result["edge_updates_per_s"]
+    par = next(k for k in rates if k.startswith("numba_parallel"))
+    lines.append(f"parallel / serial: {rates[par] / rates['numba_serial']:.2f}")
+    return "\n".join(lines)
+
+
+def format_enumerate(result: dict) -> str:
+    """Human summary of :func:`bench_enumerate`."""
+    return (
+        f"exact enumeration, N={result['n_inputs']}: "
+        f"kernel {result['kernel_configs_per_s']:.3e} configs/s, "
+        f"reference {result['reference_configs_per_s']:.3e} configs/s, "
+        f"ratio {result['ratio_to_reference']:.1f}"
+    )
