@@ -11,12 +11,12 @@ Messages, all in field (atanh) space unless said otherwise:
 * ``f[i]``      focusing field (fBP, Baldassi et al. PNAS 2016 [P0]);
 * total field ``H_i = U_i + ext_i + f_i``, magnetisation ``m_i = tanh(H_i)``.
 
-The cavity magnetisation is ``m_{i->mu} = tanh(H_i - u_{mu,i})``. For factor ``mu`` the cavity field of
-its stability is Gaussian with mean ``omega_c`` and variance ``V_c``; the probability
-that the pattern is satisfied given ``W_i = w`` is ``H((kappa sqrt(N) - omega_c - w s)
-/ sqrt(V_c))`` with ``H(x) = erfc(x / sqrt 2) / 2``, so with ``a = (kappa sqrt N -
-omega_c)/sqrt V_c`` and ``b = 1/sqrt V_c`` (for ±1 patterns; ``|s|/sqrt V_c`` in
-general)::
+The cavity magnetisation is ``m_{i->mu} = tanh(H_i - u_{mu,i})``. For factor ``mu``
+the cavity field of its stability is Gaussian with mean ``omega_c`` and variance
+``V_c``; the probability that the pattern is satisfied given ``W_i = w`` is
+``H((kappa sqrt(N) - omega_c - w s) / sqrt(V_c))`` with ``H(x) = erfc(x / sqrt 2) / 2``,
+so with ``a = (kappa sqrt N - omega_c) / sqrt V_c`` and ``b = |s| / sqrt V_c``
+(``1 / sqrt V_c`` for ±1 patterns)::
 
     u_{mu,i} = sign(s) * g,   g = (ln H(a - b) - ln H(a + b)) / 2,
     t_{mu,i} = sign(s) * (H(a - b) - H(a + b)) / (H(a - b) + H(a + b)).
@@ -179,7 +179,19 @@ _sweep_parallel = _make_sweep(parallel=True)
 
 
 def bp_sweep(
-    s, u, t, U, ext, f, perm, *, shards=1, kappa=0.0, damping=0.0, gamma=0.0, r=0.0,
+    s,
+    u,
+    t,
+    U,
+    ext,
+    f,
+    perm,
+    *,
+    shards=1,
+    kappa=0.0,
+    damping=0.0,
+    gamma=0.0,
+    r=0.0,
     parallel=True,
 ):
     """One BP sweep over all factors, then the focusing factors; in place.
@@ -215,8 +227,20 @@ def bp_sweep(
     diffs = np.zeros(shards)
     kernel = _sweep_parallel if parallel and shards > 1 else _sweep_serial
     return kernel(
-        s, u, t, U, ext, f, perm.astype(np.int64), shards, float(kappa),
-        float(damping), float(gamma), float(r), Hs, diffs,
+        s,
+        u,
+        t,
+        U,
+        ext,
+        f,
+        perm.astype(np.int64),
+        shards,
+        float(kappa),
+        float(damping),
+        float(gamma),
+        float(r),
+        Hs,
+        diffs,
     )
 
 
