@@ -22,7 +22,8 @@ class _BadInput(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise _BadInput(f"{self.prog}: {message}")
+        where = self.prog.removeprefix("wfm").strip()  # "run" for wfm run
+        raise _BadInput(f"{where}: {message}" if where else message)
 
 
 def _common(json_default=argparse.SUPPRESS):

@@ -32,5 +32,13 @@ def stabilities(w: np.ndarray, patterns: np.ndarray, labels: np.ndarray) -> np.n
 def train_errors(
     w: np.ndarray, patterns: np.ndarray, labels: np.ndarray, kappa: float = 0.0
 ) -> int:
-    """Number of patterns with stability ``<= kappa``."""
-    return int(np.count_nonzero(stabilities(w, patterns, labels) <= kappa))
+    """Number of patterns with stability ``<= kappa``.
+
+    Compared as ``sigma W . xi <= kappa sqrt(N)`` (exact for integer patterns, the
+    same test as the BP kernels' error count).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    fields = np.asarray(labels, dtype=np.float64) * (
+        np.asarray(patterns, dtype=np.float64) @ w
+    )
+    return int(np.count_nonzero(fields <= kappa * np.sqrt(w.shape[-1])))

@@ -1,0 +1,170 @@
+"""Tests of the ``wfm`` command: exit codes, one-line errors, --json, show."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wfm.cli import main
+from wfm.store import open_run
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+BAD_INPUTS = [
+    (["run", "--n", "1000"], "model.n must be odd"),
+    (["run", "--alpha", "-1"], "data.alpha must be > 0, got -1.0"),
+    (["run", "--n", "0"], "model.n must be >= 1, got 0"),
+    (["run", "--learner", "nope"], "learner.name must be one of"),
+    (["run", "--model", "parity"], "model.name 'parity' is known but not yet"),
+    (["run", "--set", "learner.dampin=1"], "learner.dampin is not a parameter"),
+    (["run", "missing.toml"], "cannot read config file 'missing.toml'"),
+    (["run", "--set", "alpha"], "override must look like key=value"),
+    (["theory", "entropy", "--alpha", "-1"], "alpha must be >= 0.0, got -1.0"),
+    (["theory", "entropy"], "theory entropy needs --alpha"),
+    (["theory", "volume"], "invalid choice: 'volume'"),
+    (["show", "absent.h5"], "absent.h5: no such file"),
+    (["bench", "fft"], "bench kernel must be one of bp, enumerate"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS)
+def test_bad_input_exit_2_one_line_nothing_written(
+    tmp_path, monkeypatch, capsys, fake_learner, argv, message
+):
+    monkeypatch.chdir(tmp_path)
+    extra = ["--out", "x.h5"] if argv[0] in ("run", "theory") else []
+    code, out, err = run_cli(capsys, *argv, *extra)
+    assert code == 2
+    assert err.startswith("wfm: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_toml_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = \n")
+    code, _, err = run_cli(capsys, "run", str(bad), "--out", str(tmp_path / "x.h5"))
+    assert code == 2 and "is not valid TOML" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_run_json_and_show(tmp_path, capsys, fake_learner):
+    out = tmp_path / "sub" / "r.h5"
+    code, stdout, err = run_cli(
+        capsys,
+        "run",
+        "--n",
+        "51",
+        "--alpha",
+        "0.5",
+        "--learner",
+        "fake",
+        "--seed",
+        "2",
+        "--set",
+        "max_sweeps=5",
+        "--out",
+        str(out),
+        "--json",
+        "--quiet",
+    )
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["config"]["model"]["n"] == 51
+    assert result["config"]["learner"] == {
+        **fake_learner.DEFAULTS,
+        "name": "fake",
+        "max_sweeps": 5,
+        "gamma": "inf",
+    }
+    assert result["solution"]["iterations"] == 5
+    assert result["trace"]["length"] == 5
+    assert result["status"] == "complete" and result["path"] == str(out)
+    run = open_run(out)
+    assert run.config.seed == 2
+
+    code, stdout, _ = run_cli(capsys, "show", str(out))
+    assert code == 0
+    assert "[model] name=perceptron-binary, n=51" in stdout
+    assert "[learner] name=fake" in stdout
+    assert "trace: 5 records" in stdout and "train_errors" in stdout
+    assert "wfm_version = " in stdout
+
+    code, stdout, _ = run_cli(capsys, "--json", "show", str(out))
+    assert code == 0 and json.loads(stdout)["seed"] == 2
+
+
+def test_run_from_toml_with_set(tmp_path, capsys, fake_learner):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'seed = 1\n[model]\nn = 51\n[data]\nalpha = 0.4\n[learner]\nname = "fake"\n'
+    )
+    out = tmp_path / "r.h5"
+    code, stdout, err = run_cli(
+        capsys, "run", str(cfg), "--set", "alpha=0.6", "--out", str(out), "--quiet"
+    )
+    assert code == 0, err
+    assert "fake on perceptron-binary N=51 alpha=0.6 seed=1" in stdout
+    assert open_run(out).patterns.shape == (31, 51)
+
+
+def test_theory_writes_group_and_show_lists_it(tmp_path, capsys):
+    out = tmp_path / "t.h5"
+    code, stdout, err = run_cli(
+        capsys, "theory", "entropy", "--alpha", "0.5", "--out", str(out), "--json"
+    )
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["attrs"]["converged"] and 0 < result["attrs"]["value"] < np.log(2)
+    group = open_run(out).group(f"theory/{result['name']}")
+    assert group.attrs["value"] == pytest.approx(result["attrs"]["value"])
+    code, stdout, _ = run_cli(capsys, "theory", "capacity", "--out", str(out))
+    assert code == 0 and "value = 0.83" in stdout
+    code, stdout, _ = run_cli(capsys, "show", str(out))
+    assert "/theory/entropy_alpha0.5_kappa0" in stdout
+    assert "/theory/capacity_kappa0" in stdout
+
+
+def test_bench_bp_json(capsys):
+    code, stdout, err = run_cli(
+        capsys, "bench", "bp", "--n", "51", "--alpha", "0.5", "--sweeps", "2", "--json"
+    )
+    assert code == 0, err
+    rates = json.loads(stdout)["bp"]["edge_updates_per_s"]
+    assert "numba_serial" in rates and "numpy_reference" in rates
+    assert any(k.startswith("numba_parallel") for k in rates)
+    assert all(v > 0 for v in rates.values())
+
+
+def test_console_script_help_and_bad_input():
+    ok = subprocess.run(
+        [sys.executable, "-m", "wfm.cli", "--help"], capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "run" in ok.stdout and "theory" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "wfm.cli", "run", "--alpha", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr == "wfm: error: data.alpha must be > 0, got 0.0\n"
+
+
+def test_unexpected_error_exit_1(tmp_path, capsys, fake_learner):
+    def boom(*a, **k):
+        raise RuntimeError("bug")
+
+    fake_learner.learn = boom
+    code, _, err = run_cli(
+        capsys, "run", "--n", "51", "--learner", "fake", "--out", str(tmp_path / "x.h5")
+    )
+    assert code == 1 and "unexpected error: RuntimeError: bug" in err
