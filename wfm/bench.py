@@ -64,7 +64,7 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
     sweeps : int
         Timed sweeps of each numba variant (after one warm-up sweep).
     reference_sweeps : int, optional
-        Timed sweeps of the numpy reference (default ``max(1, sweeps // 10)``).
+        Timed sweeps of the numpy reference (default ``max(3, sweeps // 5)``).
     seed : int
     shards : int, optional
         Shards of the parallel variant (default: the fBP learner's default).
@@ -83,7 +83,7 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
     if shards is None:
         shards = default_shards()
     if reference_sweeps is None:
-        reference_sweeps = max(1, sweeps // 10)
+        reference_sweeps = max(3, sweeps // 5)
     s, u0, perm = _instance(n, alpha, seed)
     p = s.shape[0]
     seconds = {
