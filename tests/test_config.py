@@ -226,6 +226,8 @@ def test_override_errors(fake_learner):
         ("[1, 2]", [1, 2]),
         ("-1.0", -1.0),
         ("1e-3", 1e-3),
+        (".6", 0.6),
+        ("NaN-ish", "NaN-ish"),
     ],
 )
 def test_parse_value(text, value):

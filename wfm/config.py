@@ -411,11 +411,15 @@ def parse_value(text: str):
     """Parse an override value as a TOML value; a bare word stays a string.
 
     ``"0.5"`` -> 0.5, ``"3"`` -> 3, ``"true"`` -> True, ``"inf"`` -> inf,
-    ``"[0.1, 0.2]"`` -> list, ``"fbp"`` -> ``"fbp"``.
+    ``"[0.1, 0.2]"`` -> list, ``".6"`` -> 0.6, ``"fbp"`` -> ``"fbp"``.
     """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
+        pass
+    try:  # numbers TOML is stricter about, e.g. ".6" or "1."
+        return float(text)
+    except ValueError:
         return text
 
 
