@@ -89,6 +89,24 @@ def _parser():
     p.add_argument("--name", help="group name under /theory (default from params)")
     p.add_argument("--out", help="append the result to this .h5 file")
 
+    p = sub.add_parser(
+        "local-entropy",
+        parents=common,
+        help="local entropy S(d) of a stored solution; appends /local_entropy/<name>",
+    )
+    p.add_argument("path")
+    p.add_argument("--method", default="bp", choices=["bp", "exact"])
+    p.add_argument("--reference", default="solution", choices=["solution", "teacher"])
+    p.add_argument("--name", help="group name (default: the reference)")
+    p.add_argument("--distances", type=float, nargs="+")
+
+    p = sub.add_parser("plot", parents=common, help="local-entropy curves -> image")
+    p.add_argument("paths", nargs="+", metavar="F.h5")
+    p.add_argument("--out", required=True, help="output image (PNG, PDF, SVG)")
+    p.add_argument("--d-max", type=float, default=0.5, help="distance axis end")
+    p.add_argument("--relative", action="store_true", help="plot S(d)/H2(d)")
+    p.add_argument("--title")
+
     p = sub.add_parser("bench", parents=common, help="kernel throughput")
     p.add_argument(
         "kernels",
@@ -295,12 +313,53 @@ def _cmd_bench(args):
     _emit(args, results, "\n\n".join(texts))
 
 
+def _format_local_entropy(path, group, r) -> str:
+    lines = [
+        f"local entropy ({r.method}) of {path}, N = {r.n}, stored under {group}",
+        f"  total entropy {r.total_entropy:.6g}, consistency max|q - dphi/dlambda| "
+        f"{r.consistency:.2g}, not converged {int((~r.converged).sum())}",
+        f"  {'d':>10} {'S(d)':>10} {'H2(d)':>10} {'lambda':>8} {'conv':>5}",
+    ]
+    for d, s, h, lam, ok in zip(
+        r.d, r.s, r.upper_bound, r.lam, r.converged, strict=True
+    ):
+        lines.append(f"  {d:>10.5f} {s:>10.5f} {h:>10.5f} {lam:>8.4f} {ok!s:>5}")
+    return "\n".join(lines)
+
+
+def _cmd_local_entropy(args):
+    from wfm.measures.local_entropy import local_entropy_of_run
+
+    group, r = local_entropy_of_run(
+        args.path,
+        method=args.method,
+        reference=args.reference,
+        name=args.name,
+        distances=args.distances,
+        progress=not args.quiet,
+    )
+    result = {"path": args.path, "group": group, "attrs": r.attrs(), **r.to_arrays()}
+    _emit(args, result, _format_local_entropy(args.path, group, r))
+
+
+def _cmd_plot(args):
+    from wfm.plot import plot_local_entropy
+
+    out = plot_local_entropy(
+        args.paths, args.out, d_max=args.d_max, relative=args.relative,
+        title=args.title,
+    )  # fmt: skip
+    _emit(args, {"out": str(out), "inputs": args.paths}, f"wrote {out}")
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "show": _cmd_show,
     "quickstart": _cmd_quickstart,
     "theory": _cmd_theory,
     "bench": _cmd_bench,
+    "local-entropy": _cmd_local_entropy,
+    "plot": _cmd_plot,
 }
 
 

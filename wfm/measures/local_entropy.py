@@ -64,11 +64,18 @@ BP_DEFAULTS = {
     "shards": None,
     "randfact": 0.01,
     "derivative_step": 1e-3,
+    "up_scan": "auto",
 }
 """Per-λ BP settings: sweeps limit, tolerance on the messages (magnetisation
 space), damping in field space, shards (``None``: 1 for P < 200, else 2), and the
 step δ of the consistency check dφ/dλ ≈ (φ(λ+δ) − φ(λ−δ))/2δ (BP re-converged at
-λ ± δ from the fixed point at λ; ``0``: differences along the scan instead)."""
+λ ± δ from the fixed point at λ; ``0``: differences along the scan instead), and
+``up_scan`` (``"auto"``: also scan λ upwards from 0 when the downward scan stays
+frozen on the reference, as around an isolated typical solution; ``True``/``False``:
+always/never)."""
+
+FROZEN_D = 1e-7
+"""A scan point with d below this sits on the frozen branch (all m_i = W̃_i)."""
 
 
 def binary_entropy(d):
@@ -124,6 +131,9 @@ class LocalEntropyResult:
         Scalars describing the calculation (alpha, kappa, eps, ...).
     scan : LocalEntropyResult or None
         The raw λ scan when the result was interpolated at requested distances.
+    branch : ndarray of int8 or None
+        BP: 0 for points of the downward scan, 1 for the upward scan (see
+        ``up_scan`` in :data:`BP_DEFAULTS`).
     """
 
     method: str
@@ -141,6 +151,7 @@ class LocalEntropyResult:
     counts: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     scan: LocalEntropyResult | None = None
+    branch: np.ndarray | None = None
 
     @property
     def upper_bound(self) -> np.ndarray:
@@ -168,6 +179,8 @@ class LocalEntropyResult:
             "sweeps": np.asarray(self.sweeps, np.int64),
             "upper_bound": self.upper_bound,
         }
+        if self.branch is not None:
+            out["branch"] = np.asarray(self.branch, np.int8)
         if self.counts is not None:
             out["counts"] = np.asarray(self.counts, np.int64)
         return out
@@ -251,7 +264,9 @@ def local_entropy(
         raise ValueError("reference must be a ±1 vector")
     if method == "exact":
         if bp_params:
-            raise ValueError(f"exact method takes no BP parameters: {sorted(bp_params)}")
+            raise ValueError(
+                f"the exact method takes no BP parameters, got {sorted(bp_params)}"
+            )
         result = local_entropy_exact(patterns, labels, reference, kappa=kappa)
         if distances is not None:
             result = result.at(distances)
@@ -289,8 +304,6 @@ def local_entropy_bp(
     **bp_params,
 ) -> LocalEntropyResult:
     """The BP λ scan (module docstring); use :func:`local_entropy`."""
-    from tqdm.auto import tqdm
-
     from wfm.learners._bpstate import BPState
 
     unknown = sorted(set(bp_params) - set(BP_DEFAULTS))
@@ -307,47 +320,49 @@ def local_entropy_bp(
     n_patterns, n = patterns.shape
     shards = p["shards"] or (1 if n_patterns < 200 else 2)
     ref = reference.astype(np.float64)
-    state = BPState.new(
-        patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"], ext=0 * ref
-    )
+    scan = _scan(
+        BPState.new(patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"]),
+        ref, lambdas, p, shards, progress, "local entropy",
+    )  # fmt: skip
+    branch = np.zeros(lambdas.size, np.int8)
+    # A reference whose neighbourhood BP sees as frozen (an isolated, typical
+    # solution: every m_i = W~_i to machine precision) stays on that branch down to
+    # lambda = 0. Then scan up from the lambda = 0 fixed point of fresh messages: that
+    # branch is the Franz-Parisi potential of the bulk around W~ (possibly S < 0),
+    # down to its spinodal. Points of both branches are kept (``branch`` = 0, 1).
+    up = p["up_scan"]
+    frozen = bool(0.5 * (1.0 - scan[1][np.argmin(lambdas)]) < FROZEN_D)
+    if up is True or (up == "auto" and frozen):
+        lam_up = np.unique(np.append(lambdas, 0.0))
+        state_up = BPState.new(
+            patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"]
+        )
+        scan_up = _scan(state_up, ref, lam_up, p, shards, progress, "local entropy up")
+        lambdas = np.concatenate([lambdas, lam_up])
+        scan = tuple(np.concatenate([x, y]) for x, y in zip(scan, scan_up, strict=True))
+        branch = np.concatenate([branch, np.ones(lam_up.size, np.int8)])
+    phi, q, q_fd, converged, sweeps = scan
     k = lambdas.size
-    phi, q = np.empty(k), np.empty(k)
-    converged = np.zeros(k, bool)
-    sweeps = np.zeros(k, np.int64)
-    delta = float(p["derivative_step"])
-    q_fd = np.full(k, np.nan)
-    bar = tqdm(lambdas, disable=not progress, desc="local entropy", unit="λ")
-    for j, lam in enumerate(bar):
-        state.ext[:] = lam * ref  # the coupling to the reference, [P1] eq. 4
-        for it in range(1, int(p["max_sweeps"]) + 1):
-            maxdiff = state.sweep(shards=shards, damping=p["damping"])
-            if maxdiff < p["eps"]:
-                converged[j] = True
-                break
-        sweeps[j] = it
-        phi[j] = state.free_entropy()  # Bethe, includes sum_i ln 2cosh(U+λW̃)
-        q[j] = float(np.mean(state.magnetizations * ref))
-        if delta > 0:
-            q_fd[j], extra = _local_derivative(state, ref, lam, delta, shards, p)
-            sweeps[j] += extra
-        bar.set_postfix(d=f"{(1 - q[j]) / 2:.3g}", ok=bool(converged[j]))
-    bar.close()
     s = phi - lambdas * q  # Legendre transform, S(d) = φ(λ) − λ q(λ)
     d = 0.5 * (1.0 - q)
+    delta = float(p["derivative_step"])
     if delta <= 0:
-        q_fd = _finite_difference(lambdas, phi)
+        q_fd = np.concatenate(
+            [_finite_difference(lambdas[branch == b], phi[branch == b]) for b in (0, 1)]
+        )
     consistency = _consistency(q, q_fd, converged, local=delta > 0)
     n_bad = int(np.count_nonzero(~converged))
     if n_bad:
         worst = ", ".join(f"{v:.3g}" for v in lambdas[~converged][:5])
+        more = ", ..." if n_bad > 5 else ""
         warnings.warn(
             f"BP did not converge (eps={p['eps']:g} in {p['max_sweeps']} sweeps) at "
-            f"{n_bad} of {k} couplings (lambda = {worst}{', ...' if n_bad > 5 else ''});"
+            f"{n_bad} of {k} couplings (lambda = {worst}{more});"
             " those points are kept and flagged converged=False",
             BPNotConvergedWarning,
             stacklevel=3,
         )
-    at_zero = np.flatnonzero(lambdas == 0.0)
+    at_zero = np.flatnonzero((lambdas == 0.0) & (0.5 * (1.0 - q) >= FROZEN_D))
     total = float(phi[at_zero[-1]]) if at_zero.size else math.nan
     params = {
         "kappa": float(kappa),
@@ -357,11 +372,41 @@ def local_entropy_bp(
         "damping": float(p["damping"]),
         "shards": int(shards),
         "interpolated": False,
+        "up_scan": bool(np.any(branch == 1)),
+        "frozen_down_scan": frozen,
     }
     return LocalEntropyResult(
         "bp", n, d, s, lambdas, phi, q, q_fd, converged, sweeps, consistency, total,
-        params=params,
+        params=params, branch=branch,
     )  # fmt: skip
+
+
+def _scan(state, ref, lambdas, p, shards, progress, desc):
+    """BP to convergence at each coupling in turn, warm-started; per-point arrays."""
+    from tqdm.auto import tqdm
+
+    k = lambdas.size
+    phi, q = np.empty(k), np.empty(k)
+    converged = np.zeros(k, bool)
+    sweeps = np.zeros(k, np.int64)
+    delta = float(p["derivative_step"])
+    q_fd = np.full(k, np.nan)
+    bar = tqdm(lambdas, disable=not progress, desc=desc, unit="λ", leave=False)
+    for j, lam in enumerate(bar):
+        state.ext[:] = lam * ref  # the coupling to the reference, [P1] eq. 4
+        while sweeps[j] < p["max_sweeps"]:
+            sweeps[j] += 1
+            if state.sweep(shards=shards, damping=p["damping"]) < p["eps"]:
+                converged[j] = True
+                break
+        phi[j] = state.free_entropy()  # Bethe, includes sum_i ln 2cosh(U+λW̃)
+        q[j] = float(np.mean(state.magnetizations * ref))
+        if delta > 0:
+            q_fd[j], extra = _local_derivative(state, ref, lam, delta, shards, p)
+            sweeps[j] += extra
+        bar.set_postfix(d=f"{(1 - q[j]) / 2:.3g}", ok=bool(converged[j]))
+    bar.close()
+    return phi, q, q_fd, converged, sweeps
 
 
 def _finite_difference(lambdas, phi):
@@ -521,3 +566,87 @@ def _replace(result, arrays, sweeps):
         params=params,
         scan=result,
     )
+
+
+# ------------------------------------------------------------------- run files
+REFERENCES = ("solution", "teacher")
+
+
+def local_entropy_of_run(
+    path,
+    *,
+    method="bp",
+    reference="solution",
+    name=None,
+    distances=None,
+    progress=False,
+    **bp_params,
+):
+    """Measure the local entropy of a stored run and append it to the file.
+
+    Parameters
+    ----------
+    path : path-like
+        Run file ``F.h5`` (with ``/solution``; with ``/data/teacher`` for
+        ``reference="teacher"``).
+    method : {"bp", "exact"}
+    reference : {"solution", "teacher"}
+        The learner's solution, or the teacher of teacher–student data (a typical
+        solution of the same instance, science.md §1).
+    name : str, optional
+        Group name under ``/local_entropy/`` (default: ``reference``, with
+        ``_exact`` appended for the exact method).
+    distances : array_like, optional
+        See :func:`local_entropy`.
+    progress : bool
+    **bp_params
+        See :data:`BP_DEFAULTS`.
+
+    Returns
+    -------
+    group : str
+        ``"/local_entropy/<name>"``.
+    result : LocalEntropyResult
+    """
+    from wfm.errors import ConfigError
+    from wfm.store import append_group, open_run
+
+    if reference not in REFERENCES:
+        raise ConfigError(
+            f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}"
+        )
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    run = open_run(path)
+    if reference == "teacher":
+        ref = run.teacher
+        if ref is None:
+            raise ConfigError(
+                f"{path} has no teacher (data.kind is not 'teacher'); use "
+                "--reference solution"
+            )
+    else:
+        if "solution" not in run.groups:
+            raise ConfigError(f"{path} has no /solution to measure")
+        ref = run.weights
+    kappa = run.config.model.kappa if run.config is not None else 0.0
+    seed = run.config.seed if run.config is not None else 0
+    result = local_entropy(
+        run.patterns,
+        run.labels,
+        ref,
+        method=method,
+        distances=distances,
+        kappa=kappa,
+        rng=np.random.default_rng([seed, 4]),  # own stream, reproducible per run
+        progress=progress,
+        **bp_params,
+    )
+    name = name or (reference if method == "bp" else f"{reference}_exact")
+    group = f"/local_entropy/{name}"
+    attrs = {**result.attrs(), "reference": reference, "name": name}
+    if run.config is not None:
+        attrs["learner"] = run.config.learner.name
+        attrs["data_kind"] = run.config.data.kind
+    append_group(path, group, result.to_arrays(), attrs)
+    return group, result
