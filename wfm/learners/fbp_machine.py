@@ -1,0 +1,256 @@
+"""Focusing BP for committee and parity machines with binary weights [P0].
+
+The machine counterpart of :mod:`wfm.learners.fbp`: the same parameters and focusing
+protocols (:mod:`wfm.learners.protocols`), the sweeps of
+:func:`wfm.kernels.bp_committee.bp_machine_sweep`, a stop at zero training errors of
+``sign(H)`` after every sweep. ``wfm run --model committee-tree --learner fbp`` lands
+here (:func:`wfm.api.run` dispatches on the model).
+
+Models and conventions (``N`` = ``model.n`` inputs, ``K`` = ``model.k`` hidden units):
+
+* ``"committee-tree"``, ``"parity"``: disjoint blocks of ``n = N/K`` inputs, ``N``
+  weights, returned flat ``(N,)`` (block ``l`` = ``W[l n:(l+1) n]``);
+* ``"committee-full"``: every unit sees the ``N`` inputs, ``K N`` weights, returned as
+  ``(K, N)``. The permutation symmetry of the hidden units is broken by the random
+  initial messages (``randfact``); the normalised overlaps of the hidden units'
+  weight vectors ``q_kl = W_k . W_l / N`` are reported in ``attrs`` (``hidden_overlaps``,
+  the largest off-diagonal ``|q_kl|`` as ``max_hidden_overlap``), since two units
+  collapsing onto the same weights is the failure mode of a symmetric start.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from wfm.kernels import bp_committee as bpc
+from wfm.learners._result import LearnerResult
+from wfm.learners.fbp import DEFAULTS as _FBP_DEFAULTS
+from wfm.learners.protocols import focusing_protocol
+
+__all__ = ["DEFAULTS", "MACHINE_MODELS", "MachineBPState", "learn"]
+
+DEFAULTS = dict(_FBP_DEFAULTS)
+
+MACHINE_MODELS = ("committee-tree", "committee-full", "parity")
+
+
+@dataclass
+class MachineBPState:
+    """Messages of BP on one committee/parity-machine instance (style.md #5).
+
+    ``x``/``labels`` the data, ``stride`` the input offset between units (``n`` tree,
+    ``0`` fully connected), ``u``/``t`` ``(P, K, n)`` input-factor -> weight fields,
+    ``vup``/``vdn`` ``(P, K)`` hidden-unit messages, ``U``/``ext``/``f`` ``(K, n)``
+    pattern, external and focusing fields (see :mod:`wfm.kernels.bp_committee`).
+    """
+
+    x: np.ndarray
+    labels: np.ndarray
+    stride: int
+    parity: bool
+    u: np.ndarray
+    t: np.ndarray
+    vup: np.ndarray
+    vdn: np.ndarray
+    U: np.ndarray
+    ext: np.ndarray
+    f: np.ndarray
+    rng: np.random.Generator
+    sweeps: int = 0
+
+    @classmethod
+    def new(cls, patterns, labels, *, model, k, rng, randfact=0.01, ext=None):
+        """Fresh messages: ``u = atanh(randfact U(-1, 1))``, hidden messages 0.
+
+        Parameters
+        ----------
+        patterns : (P, N) array
+        labels : (P,) array
+        model : {"committee-tree", "committee-full", "parity"}
+        k : int
+            Hidden units.
+        rng : numpy.random.Generator
+        randfact : float
+            Scale of the random initial messages (breaks the hidden-unit symmetry of
+            the fully connected machine).
+        ext : array, optional
+            External fields, ``(K, n)`` or flat.
+        """
+        if model not in MACHINE_MODELS:
+            raise ValueError(f"model must be one of {MACHINE_MODELS}; got {model!r}")
+        x = np.asarray(patterns)
+        x = x if x.dtype == np.int8 else x.astype(np.float64)
+        p, n_in = x.shape
+        full = model == "committee-full"
+        n = n_in if full else n_in // k
+        u = np.arctanh(randfact * (2.0 * rng.random((p, k, n)) - 1.0))
+        ext = (
+            np.zeros((k, n))
+            if ext is None
+            else np.asarray(ext, dtype=np.float64).reshape(k, n).copy()
+        )
+        return cls(
+            x=np.ascontiguousarray(x),
+            labels=np.asarray(labels, dtype=np.float64),
+            stride=0 if full else n,
+            parity=model == "parity",
+            u=u,
+            t=np.tanh(u),
+            vup=np.zeros((p, k)),
+            vdn=np.zeros((p, k)),
+            U=u.sum(axis=0),
+            ext=ext,
+            f=np.zeros((k, n)),
+            rng=rng,
+        )
+
+    @property
+    def fields(self):
+        """Total fields ``H`` ``(K, n)`` (patterns + external + focusing)."""
+        return self.U + self.ext + self.f
+
+    @property
+    def magnetizations(self):
+        return np.tanh(self.fields)
+
+    def weights(self):
+        """Binary weights ``sign(H)`` ``(K, n)`` int8 (ties to +1)."""
+        return np.where(self.fields >= 0.0, 1, -1).astype(np.int8)
+
+    def errors(self):
+        return bpc.count_machine_errors(
+            self.x, self.labels, self.weights(), self.stride, parity=self.parity
+        )
+
+    def sweep(self, *, shards, damping=0.0, gamma=0.0, r=0.0):
+        perm = self.rng.permutation(self.u.shape[0])
+        self.sweeps += 1
+        return bpc.bp_machine_sweep(
+            self.x,
+            self.labels,
+            self.stride,
+            self.u,
+            self.t,
+            self.vup,
+            self.vdn,
+            self.U,
+            self.ext,
+            self.f,
+            perm,
+            parity=self.parity,
+            shards=shards,
+            damping=damping,
+            gamma=gamma,
+            r=r,
+        )
+
+
+def hidden_overlaps(w):
+    """``q_kl = W_k . W_l / n`` of a ``(K, n)`` weight array."""
+    w = np.asarray(w, dtype=np.float64)
+    return w @ w.T / w.shape[1]
+
+
+def learn(
+    patterns,
+    labels,
+    *,
+    params,
+    kappa=0.0,
+    rng,
+    trace=None,
+    progress=False,
+    model="committee-tree",
+    k=3,
+):
+    """Find zero-error binary weights of a committee/parity machine with fBP.
+
+    Parameters
+    ----------
+    patterns : (P, N) array
+        ±1 (int8) or Gaussian patterns.
+    labels : (P,) int8 array
+    params : dict
+        Learner parameters, the keys of :data:`wfm.learners.fbp.DEFAULTS`.
+    kappa : float
+        Must be 0: the machines have no margin (as in :mod:`wfm.kernels.enumerate`).
+    rng : numpy.random.Generator
+    trace : callable, optional
+        Called after every sweep with a dict (``iteration, step, gamma, y, maxdiff,
+        errors``).
+    progress : bool
+    model : {"committee-tree", "committee-full", "parity"}
+    k : int
+        Hidden units.
+
+    Returns
+    -------
+    LearnerResult
+        ``weights`` flat ``(N,)`` for tree/parity, ``(K, N)`` for committee-full.
+    """
+    if kappa != 0.0:
+        raise ValueError(f"kappa must be 0 for {model}, got {kappa}")
+    p = {**DEFAULTS, **params}
+    steps = focusing_protocol(
+        p["protocol"],
+        dr=p["dr"],
+        x=p["x"],
+        y=p["y"] or None,
+        gamma_start=p["gamma_start"],
+        gamma_step=p["gamma_step"],
+        gamma_stop=p["gamma_stop"],
+        schedule=p["schedule"],
+    )
+    state = MachineBPState.new(
+        patterns, labels, model=model, k=k, rng=rng, randfact=p["randfact"]
+    )
+    errors = state.errors()
+    t0 = time.perf_counter()
+    maxdiff = float("nan")
+    gamma, y, step = 0.0, 1.0, -1
+    bar = tqdm(steps, disable=not progress, desc=f"fBP {model}", unit="step", leave=False)
+    for step, (gamma, y) in enumerate(bar):
+        for _ in range(int(p["sweeps_per_step"])):
+            maxdiff = state.sweep(
+                shards=p["shards"], damping=p["damping"], gamma=gamma, r=y - 1.0
+            )
+            errors = state.errors()
+            if trace is not None:
+                trace(
+                    {
+                        "iteration": state.sweeps,
+                        "step": step,
+                        "gamma": gamma,
+                        "y": y,
+                        "maxdiff": maxdiff,
+                        "errors": errors,
+                    }
+                )
+            if errors == 0 or maxdiff < p["eps"]:
+                break
+        bar.set_postfix(errors=errors, y=f"{y:.3g}")
+        if errors == 0:
+            break
+    bar.close()
+    w = state.weights()
+    q = hidden_overlaps(w)
+    off = q[~np.eye(k, dtype=bool)]
+    return LearnerResult(
+        weights=w if model == "committee-full" else w.reshape(-1),
+        train_errors=int(errors),
+        converged=errors == 0,
+        iterations=state.sweeps,
+        attrs={
+            "protocol_steps": step + 1,
+            "final_gamma": gamma,
+            "final_y": y,
+            "final_maxdiff": maxdiff,
+            "bp_wall_time_s": time.perf_counter() - t0,
+            "hidden_overlaps": q,
+            "max_hidden_overlap": float(np.abs(off).max()) if off.size else 0.0,
+        },
+    )
