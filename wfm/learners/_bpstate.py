@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wfm.data import signed_patterns
 from wfm.kernels import bp as bpk
 
 
@@ -74,12 +75,3 @@ class BPState:
         return bpk.bethe_free_entropy(
             self.s, self.u, self.U, self.ext, self.f, kappa=self.kappa
         )
-
-
-def signed_patterns(patterns, labels):
-    """``sigma^mu xi^mu`` as int8 for ±1 patterns, float64 otherwise."""
-    patterns = np.asarray(patterns)
-    labels = np.asarray(labels)
-    if np.issubdtype(patterns.dtype, np.integer):
-        return (patterns * labels[:, None]).astype(np.int8)
-    return (patterns * labels[:, None]).astype(np.float64)

@@ -52,7 +52,10 @@ def focusing_protocol(
     if name == "pseudo":
         out = []
         for rho in _rhos(dr):
-            gamma = math.atanh(rho**x) if rho > 0 else 0.0
+            if x == 0:  # rho^0 = 1: infinite coupling, standard reinforcement
+                gamma = math.inf
+            else:
+                gamma = math.atanh(rho**x) if rho > 0 else 0.0
             power = 1.0 if x == 0.5 else (rho ** (1 - 2 * x) if rho > 0 else 0.0)
             out.append((gamma, 1.0 + power / (1.0 - rho)))
         return out
