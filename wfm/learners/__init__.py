@@ -9,7 +9,7 @@ from wfm.learners._result import LearnerResult
 
 __all__ = ["LearnerResult", "get_learner", "LEARNER_NAMES"]
 
-LEARNER_NAMES = ("bp", "fbp")
+LEARNER_NAMES = ("bp", "fbp", "entropy-mc")
 
 
 def get_learner(name):
