@@ -39,7 +39,7 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         maxdiff = state.sweep(shards=p["shards"], damping=p["damping"])
         if trace is not None:
             trace({"iteration": state.sweeps, "maxdiff": maxdiff})
-        bar.set_postfix(maxdiff=f"{maxdiff:.1e}")
+        bar.set_postfix(maxdiff=f"{maxdiff:.1e}", refresh=False)
         if maxdiff < p["eps"]:
             converged = True
             break

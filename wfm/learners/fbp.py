@@ -90,7 +90,7 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
                 )
             if errors == 0 or maxdiff < p["eps"]:
                 break
-        bar.set_postfix(errors=errors, y=f"{y:.3g}")
+        bar.set_postfix(errors=errors, y=f"{y:.3g}", refresh=False)
         if errors == 0:
             break
     bar.close()
