@@ -88,6 +88,20 @@ def _atanh_tanh_product(a, b):
 
 
 @njit
+def _weight_likelihood(a, pp, pm):
+    """``pp erfc(-a/sqrt 2) + pm erfc(a/sqrt 2)`` with one erfc.
+
+    The small tail ``erfc(|a|/sqrt 2)`` is evaluated, the other term as ``2 - tail``
+    (exact where it matters: it is then the large term), so every term keeps its
+    relative precision (module docstring).
+    """
+    tail = math.erfc(abs(a) * _SQRT1_2)
+    if a >= 0.0:
+        return pp * (2.0 - tail) + pm * tail
+    return pp * tail + pm * (2.0 - tail)
+
+
+@njit
 def _output_field(vup, mu, k, label, parity, dist):
     """Output factor -> ``tau_k`` field of pattern ``mu`` (unclamped, undamped).
 
@@ -132,7 +146,9 @@ def _output_field(vup, mu, k, label, parity, dist):
 
 
 @njit
-def _pattern_update(x, labels, mu, stride, u, t, vup, vdn, H, damping, parity, mc, dist):
+def _pattern_update(
+    x, labels, mu, stride, u, t, vup, vdn, H, damping, parity, mc, dist
+):
     """Update all messages of pattern ``mu`` in place; returns the largest change.
 
     ``H`` (the shard's view of the total fields, ``(K, n)``) is refreshed at once.
@@ -166,14 +182,8 @@ def _pattern_update(x, labels, mu, stride, u, t, vup, vdn, H, damping, parity, m
             vc = max(var - xj * xj * (1.0 - m * m), V_MIN)
             sq = math.sqrt(vc)
             oc = omega - xj * m
-            a_plus = (oc + xj) / sq
-            a_minus = (oc - xj) / sq
-            p_plus = pp * math.erfc(-a_plus * _SQRT1_2) + pm * math.erfc(
-                a_plus * _SQRT1_2
-            )
-            p_minus = pp * math.erfc(-a_minus * _SQRT1_2) + pm * math.erfc(
-                a_minus * _SQRT1_2
-            )
+            p_plus = _weight_likelihood((oc + xj) / sq, pp, pm)
+            p_minus = _weight_likelihood((oc - xj) / sq, pp, pm)
             g = _clamp(0.5 * math.log(p_plus / p_minus))
             u_old = u[mu, k, j]
             if damping > 0.0:
@@ -361,12 +371,12 @@ def output_factor_fields(vup, labels, *, parity=False):
     return out
 
 
-@pnjit
+@njit
 def _machine_errors(x, labels, w, stride, parity):
     p = x.shape[0]
     nk, n = w.shape
     bad = np.zeros(p, dtype=np.int64)
-    for mu in prange(p):
+    for mu in range(p):
         votes = 0
         prod = 1
         for k in range(nk):
@@ -499,7 +509,9 @@ def bp_machine_sweep_reference(
                 vup[mu : mu + 1], labels[mu : mu + 1], parity=parity
             )[0]
             new = damp(new, vdn[mu])
-            maxdiff = max(maxdiff, float(np.max(np.abs(np.tanh(new) - np.tanh(vdn[mu])))))
+            maxdiff = max(
+                maxdiff, float(np.max(np.abs(np.tanh(new) - np.tanh(vdn[mu]))))
+            )
             vdn[mu] = new
         dU += H - base
     U += dU

@@ -13,7 +13,8 @@ Models and conventions (``N`` = ``model.n`` inputs, ``K`` = ``model.k`` hidden u
 * ``"committee-full"``: every unit sees the ``N`` inputs, ``K N`` weights, returned as
   ``(K, N)``. The permutation symmetry of the hidden units is broken by the random
   initial messages (``randfact``); the normalised overlaps of the hidden units'
-  weight vectors ``q_kl = W_k . W_l / N`` are reported in ``attrs`` (``hidden_overlaps``,
+  weight vectors ``q_kl = W_k . W_l / N`` are reported in ``attrs``
+  (``hidden_overlaps``,
   the largest off-diagonal ``|q_kl|`` as ``max_hidden_overlap``), since two units
   collapsing onto the same weights is the failure mode of a symmetric start.
 """
@@ -212,7 +213,9 @@ def learn(
     t0 = time.perf_counter()
     maxdiff = float("nan")
     gamma, y, step = 0.0, 1.0, -1
-    bar = tqdm(steps, disable=not progress, desc=f"fBP {model}", unit="step", leave=False)
+    bar = tqdm(
+        steps, disable=not progress, desc=f"fBP {model}", unit="step", leave=False
+    )
     for step, (gamma, y) in enumerate(bar):
         for _ in range(int(p["sweeps_per_step"])):
             maxdiff = state.sweep(
