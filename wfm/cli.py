@@ -125,6 +125,7 @@ def _parser():
 _RUN_FLAGS = {
     "model": "model.name",
     "n": "model.n",
+    "k": "model.k",
     "kappa": "model.kappa",
     "data": "data.kind",
     "alpha": "data.alpha",
@@ -238,6 +239,15 @@ def _cmd_quickstart(args):
     path = Path(args.out) / "quickstart.h5"
     stored = run(spec, out=path, progress=not args.quiet, quiet=True)
     sol = stored.solution.attrs
+    # local entropy of the solution (science.md §3): a short BP scan, then the PNG
+    from wfm.measures.local_entropy import default_lambdas, local_entropy_of_run
+    from wfm.plot import plot_local_entropy
+
+    _, le = local_entropy_of_run(
+        path, lambdas=default_lambdas(16, d_min=2e-3), derivative_step=0.0,
+        progress=not args.quiet,
+    )  # fmt: skip
+    png = plot_local_entropy(path, path.with_suffix(".png"))
     result = {
         "n": spec.model.n,
         "alpha": spec.data.alpha,
@@ -248,6 +258,8 @@ def _cmd_quickstart(args):
         "converged": sol["converged"],
         "wall_time_s": sol["wall_time_s"],
         "path": str(path),
+        "plot": str(png),
+        "local_entropy": {"d": le.d, "s": le.s, "converged": le.converged},
     }
     text = (
         f"wfm quickstart: focusing BP on a random binary perceptron\n"
@@ -255,9 +267,19 @@ def _cmd_quickstart(args):
         f"(P = {spec.n_patterns}), seed = {spec.seed}\n"
         f"  iterations = {result['iterations']}, training errors = "
         f"{result['train_errors']}, wall time = {result['wall_time_s']:.2f} s\n"
-        f"  run file: {path}   (inspect with: wfm show {path})"
+        f"  run file: {path}   (inspect with: wfm show {path})\n"
+        f"  local entropy of the solution: /local_entropy/solution, "
+        f"S(d)/H2(d) = {_ratio_at(le, 0.01):.2f} at d = 0.01, "
+        f"{_ratio_at(le, 0.05):.2f} at d = 0.05\n"
+        f"  plot: {png}"
     )
     _emit(args, result, text)
+
+
+def _ratio_at(result, d):
+    """S(d)/H2(d) interpolated on a local-entropy curve (NaN outside it)."""
+    r = result.at([d])
+    return float(r.s[0] / r.upper_bound[0])
 
 
 def _cmd_theory(args):

@@ -579,6 +579,7 @@ def local_entropy_of_run(
     reference="solution",
     name=None,
     distances=None,
+    lambdas=None,
     progress=False,
     **bp_params,
 ):
@@ -596,7 +597,7 @@ def local_entropy_of_run(
     name : str, optional
         Group name under ``/local_entropy/`` (default: ``reference``, with
         ``_exact`` appended for the exact method).
-    distances : array_like, optional
+    distances, lambdas : array_like, optional
         See :func:`local_entropy`.
     progress : bool
     **bp_params
@@ -637,6 +638,7 @@ def local_entropy_of_run(
         ref,
         method=method,
         distances=distances,
+        lambdas=lambdas,
         kappa=kappa,
         rng=np.random.default_rng([seed, 4]),  # own stream, reproducible per run
         progress=progress,
