@@ -22,7 +22,11 @@ BAD_INPUTS = [
     (["run", "--alpha", "-1"], "data.alpha must be > 0, got -1.0"),
     (["run", "--n", "0"], "model.n must be >= 1, got 0"),
     (["run", "--learner", "nope"], "learner.name must be one of"),
-    (["run", "--model", "parity"], "model.name 'parity' is known but not yet"),
+    (
+        ["run", "--model", "perceptron-spherical"],
+        "model.name 'perceptron-spherical' is known but not yet",
+    ),
+    (["run", "--model", "committee-tree", "--k", "4"], "model.k must be odd"),
     (["run", "--set", "learner.dampin=1"], "learner.dampin is not a parameter"),
     (["run", "missing.toml"], "cannot read config file 'missing.toml'"),
     (["run", "--set", "alpha"], "override must look like key=value"),

@@ -55,9 +55,26 @@ CASES = [
         "parity; got 'perceptron-ternary'",
     ),
     (
-        {"model": {"name": "committee-tree"}},
-        "model.name 'committee-tree' is known "
-        "but not yet supported; supported: perceptron-binary",
+        {"model": {"name": "perceptron-spherical"}},
+        "model.name 'perceptron-spherical' is known but not yet supported; "
+        "supported: perceptron-binary, committee-tree, committee-full, parity",
+    ),
+    (
+        {"model": {"name": "committee-full", "k": 4}},
+        "model.k must be odd for committee-full, got 4",
+    ),
+    (
+        {"model": {"name": "parity", "n": 100, "k": 3}},
+        "model.n must be divisible by model.k for parity, got n = 100, k = 3",
+    ),
+    (
+        {"model": {"name": "committee-tree", "n": 105, "k": 3, "kappa": 0.1}},
+        "model.kappa must be 0 for committee-tree, got 0.1",
+    ),
+    (
+        {"model": {"name": "committee-tree", "n": 102, "k": 3}},
+        "the inputs per hidden unit must be odd for committee-tree with ±1 patterns "
+        "(no hidden ties), got 34",
     ),
     (
         {"model": {"width": 3}},

@@ -12,11 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from wfm.config import RunSpec
+from wfm.config import MACHINE_MODELS, RunSpec
 from wfm.errors import ConfigError
 from wfm.store import Run, RunWriter, append_group, open_run
 
-__all__ = ["DEFAULT_OUT_DIR", "default_out_path", "run", "theory_result"]
+__all__ = [
+    "DEFAULT_OUT_DIR",
+    "default_out_path",
+    "model_train_errors",
+    "run",
+    "theory_result",
+]
 
 #: where runs go when no output path is given (git-ignored)
 DEFAULT_OUT_DIR = Path("wfm-out")
@@ -53,7 +59,6 @@ def run(spec: RunSpec, out=None, progress: bool = False, quiet: bool = True) -> 
     """
     from wfm.data import generate_for, run_generators
     from wfm.learners import get_learner
-    from wfm.models import perceptron
 
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
@@ -64,6 +69,18 @@ def run(spec: RunSpec, out=None, progress: bool = False, quiet: bool = True) -> 
         )
     out = Path(out) if out is not None else default_out_path(spec)
     learner = get_learner(spec.learner.name)
+    machine = spec.model.name in MACHINE_MODELS
+    learn_kwargs = {}
+    if machine:
+        # committee/parity machines: fBP on the machine's factor graph, same params
+        if spec.learner.name != "fbp":
+            raise ConfigError(
+                f"learner {spec.learner.name!r} does not support model "
+                f"{spec.model.name!r}; use learner fbp"
+            )
+        from wfm.learners import fbp_machine as learner
+
+        learn_kwargs = {"model": spec.model.name, "k": spec.model.k}
     data_rng, learner_rng = run_generators(spec.seed)
     dataset = generate_for(spec, data_rng)
 
@@ -78,11 +95,12 @@ def run(spec: RunSpec, out=None, progress: bool = False, quiet: bool = True) -> 
             rng=learner_rng,
             trace=writer.append_trace,
             progress=progress,
+            **learn_kwargs,
         )
         wall = time.perf_counter() - t0
         # the stored error count is the numpy reference's, whatever the learner says
-        errors = perceptron.train_errors(
-            result.weights, dataset.patterns, dataset.labels, spec.model.kappa
+        errors = model_train_errors(
+            spec.model, result.weights, dataset.patterns, dataset.labels
         )
         if errors != result.train_errors:
             warnings.warn(
@@ -101,6 +119,18 @@ def run(spec: RunSpec, out=None, progress: bool = False, quiet: bool = True) -> 
             file=sys.stderr,
         )
     return open_run(path)
+
+
+def model_train_errors(model, weights, patterns, labels) -> int:
+    """Training errors by the numpy reference of ``model`` (a :class:`ModelSpec`)."""
+    from wfm.models import committee, parity, perceptron
+
+    if model.name == "parity":
+        return parity.train_errors(weights, patterns, labels, model.k)
+    if model.name in ("committee-tree", "committee-full"):
+        arch = "full" if model.name == "committee-full" else "tree"
+        return committee.train_errors(weights, patterns, labels, model.k, arch)
+    return perceptron.train_errors(weights, patterns, labels, model.kappa)
 
 
 def theory_result(

@@ -41,6 +41,7 @@ __all__ = [
     "CONSTRAINTS",
     "DATA_KINDS",
     "DEVICES",
+    "MACHINE_MODELS",
     "MODEL_NAMES",
     "SUPPORTED_MODELS",
     "DataSpec",
@@ -60,7 +61,9 @@ MODEL_NAMES = (
     "committee-full",
     "parity",
 )
-SUPPORTED_MODELS = ("perceptron-binary",)
+SUPPORTED_MODELS = ("perceptron-binary", "committee-tree", "committee-full", "parity")
+#: two-layer machines (wfm.learners.fbp_machine); alpha counts patterns per weight
+MACHINE_MODELS = ("committee-tree", "committee-full", "parity")
 DATA_KINDS = ("random", "gaussian", "teacher")
 DEVICES = ("cpu", "cuda")
 
@@ -139,11 +142,13 @@ class ModelSpec:
     Attributes
     ----------
     name : str
-        One of :data:`MODEL_NAMES`; only ``"perceptron-binary"`` is implemented.
+        One of :data:`MODEL_NAMES`; those of :data:`SUPPORTED_MODELS` are
+        implemented (the machines through :mod:`wfm.learners.fbp_machine`).
     n : int
         Number of inputs (weights) ``N``.
     k : int
-        Hidden units (committee machines); 1 for perceptrons.
+        Hidden units (committee machines: odd; tree machines: ``n`` divisible by
+        ``k``, blocks of ``n/k`` inputs); 1 for perceptrons.
     kappa : float
         Margin: a pattern counts as learned when its stability is ``> kappa``.
     """
@@ -165,6 +170,22 @@ class ModelSpec:
         object.__setattr__(self, "kappa", float(self.kappa))
         if self.name.startswith("perceptron") and self.k != 1:
             raise ConfigError(f"model.k must be 1 for {self.name}, got {self.k}")
+        if self.name.startswith("committee") and self.k % 2 == 0:
+            raise ConfigError(f"model.k must be odd for {self.name}, got {self.k}")
+        if self.name in ("committee-tree", "parity") and self.n % self.k:
+            raise ConfigError(
+                f"model.n must be divisible by model.k for {self.name}, got "
+                f"n = {self.n}, k = {self.k}"
+            )
+        if self.name in MACHINE_MODELS and self.kappa != 0.0:
+            raise ConfigError(
+                f"model.kappa must be 0 for {self.name}, got {self.kappa}"
+            )
+
+    @property
+    def n_weights(self) -> int:
+        """Number of weights: ``k n`` for committee-full, ``n`` otherwise."""
+        return self.k * self.n if self.name == "committee-full" else self.n
 
 
 @dataclass(frozen=True)
@@ -178,7 +199,8 @@ class DataSpec:
         ``"gaussian"`` (Gaussian patterns, random labels) or ``"teacher"`` (±1
         patterns labelled by a random binary teacher).
     alpha : float
-        Load ``P/N``; ``P = round(alpha N)``.
+        Load per weight: ``P = round(alpha N)``, ``P = round(alpha K N)`` for
+        committee-full (``K N`` weights).
     store_data : bool
         Store patterns and labels in the run file (otherwise only the seed; they are
         regenerated on reading).
@@ -297,6 +319,17 @@ class RunSpec:
                     "model.n must be odd for perceptron-binary with ±1 patterns, "
                     f"got {self.model.n}"
                 )
+        if self.model.name in MACHINE_MODELS and binary_inputs:
+            fan_in = (
+                self.model.n
+                if self.model.name == "committee-full"
+                else (self.model.n // self.model.k)
+            )
+            if fan_in % 2 == 0:
+                raise ConfigError(
+                    f"the inputs per hidden unit must be odd for {self.model.name} "
+                    f"with ±1 patterns (no hidden ties), got {fan_in}"
+                )
         if self.n_patterns < 1:
             raise ConfigError(
                 f"data.alpha * model.n must give at least one pattern, got "
@@ -305,8 +338,9 @@ class RunSpec:
 
     @property
     def n_patterns(self) -> int:
-        """``P = round(alpha N)``."""
-        return int(round(self.data.alpha * self.model.n))
+        """``P = round(alpha N_w)``, ``N_w`` the number of weights (``K N`` for
+        committee-full, as in BinaryCommitteeMachineFBP.jl; ``N`` otherwise)."""
+        return int(round(self.data.alpha * self.model.n_weights))
 
     # ------------------------------------------------------------ conversions
     def to_dict(self) -> dict:

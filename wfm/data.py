@@ -88,8 +88,33 @@ def signed_patterns(patterns: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return patterns.astype(np.float64) * labels[:, None].astype(np.float64)
 
 
-def generate(kind: str, alpha: float, n: int, rng: np.random.Generator) -> Dataset:
-    """Draw a data set of ``P = round(alpha n)`` patterns.
+def machine_output(model: str, k: int, teacher, patterns) -> np.ndarray:
+    """Output ±1 (int8) of a committee/parity machine; a 0 output (hidden ties, even
+    fan-in only) gives +1 as for the perceptron."""
+    from wfm.models import committee, parity
+
+    if model == "parity":
+        out = parity.output(teacher, patterns, k)
+    else:
+        arch = "full" if model == "committee-full" else "tree"
+        out = committee.output(teacher, patterns, k, arch)
+    return np.where(out >= 0, 1, -1).astype(np.int8)
+
+
+def generate(
+    kind: str,
+    alpha: float,
+    n: int,
+    rng: np.random.Generator,
+    model: str = "perceptron-binary",
+    k: int = 1,
+) -> Dataset:
+    """Draw a data set of ``P = round(alpha N_w)`` patterns of ``n`` inputs.
+
+    ``N_w`` is the number of weights: ``n``, or ``k n`` for ``"committee-full"``
+    (alpha per weight, as in BinaryCommitteeMachineFBP.jl). For ``kind="teacher"``
+    the teacher has the architecture of ``model`` (``N_w`` i.i.d. ±1 weights; ``(k,
+    n)`` for committee-full).
 
     Parameters
     ----------
@@ -107,7 +132,15 @@ def generate(kind: str, alpha: float, n: int, rng: np.random.Generator) -> Datas
     -------
     Dataset
     """
-    p = int(round(alpha * n))
+    machine = model in ("committee-tree", "committee-full", "parity")
+    n_weights = k * n if model == "committee-full" else n
+    p = int(round(alpha * n_weights))
+    if kind == "teacher" and machine:
+        teacher = random_labels(rng, n_weights)
+        if model == "committee-full":
+            teacher = teacher.reshape(k, n)
+        patterns = random_patterns(rng, p, n)
+        return Dataset(patterns, machine_output(model, k, teacher, patterns), teacher)
     if kind == "random":
         patterns = random_patterns(rng, p, n)
         return Dataset(patterns, random_labels(rng, p))
@@ -127,4 +160,11 @@ def generate_for(spec, rng: np.random.Generator | None = None) -> Dataset:
     """The data set of a :class:`~wfm.config.RunSpec` (from its seed if no ``rng``)."""
     if rng is None:
         rng = run_generators(spec.seed)[0]
-    return generate(spec.data.kind, spec.data.alpha, spec.model.n, rng)
+    return generate(
+        spec.data.kind,
+        spec.data.alpha,
+        spec.model.n,
+        rng,
+        spec.model.name,
+        spec.model.k,
+    )

@@ -38,6 +38,9 @@ DEFAULTS = dict(_FBP_DEFAULTS)
 
 MACHINE_MODELS = ("committee-tree", "committee-full", "parity")
 
+#: below this many weight-factor edges a sweep runs its shards on one thread
+PARALLEL_MIN_EDGES = 200_000
+
 
 @dataclass
 class MachineBPState:
@@ -147,6 +150,8 @@ class MachineBPState:
             damping=damping,
             gamma=gamma,
             r=r,
+            # same result either way; threads only pay off on large instances
+            parallel=self.u.size >= PARALLEL_MIN_EDGES,
         )
 
 
