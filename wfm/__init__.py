@@ -47,9 +47,26 @@ def append_group(path, name, arrays, attrs=None):
     return _append_group(path, name, arrays, attrs)
 
 
+def local_entropy(patterns, labels, reference, **kwargs):
+    """Local entropy S(d) of ``reference``; see :func:`wfm.measures.local_entropy`."""
+    from wfm.measures.local_entropy import local_entropy as _local_entropy
+
+    return _local_entropy(patterns, labels, reference, **kwargs)
+
+
+def plot_local_entropy(paths_or_results, out, **kwargs):
+    """Local-entropy curves with H2(d); see :func:`wfm.plot.plot_local_entropy`."""
+    from wfm.plot import plot_local_entropy as _plot
+
+    return _plot(paths_or_results, out, **kwargs)
+
+
 def __getattr__(name):
     # lazy submodules: ``wfm.theory`` imports scipy only when first used
-    if name in ("theory", "data", "store", "api", "models", "learners", "bench"):
+    if name in (
+        "theory", "data", "store", "api", "models", "learners", "bench",
+        "measures", "plot",
+    ):  # fmt: skip
         return importlib.import_module(f"wfm.{name}")
     raise AttributeError(f"module 'wfm' has no attribute {name!r}")
 
@@ -66,7 +83,9 @@ __all__ = [
     "WfmError",
     "__version__",
     "append_group",
+    "local_entropy",
     "open_run",
+    "plot_local_entropy",
     "run",
     "theory",
 ]
