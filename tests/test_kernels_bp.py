@@ -215,3 +215,11 @@ def test_count_errors_matches_numpy():
     stab = s.astype(float) @ w / np.sqrt(31)
     for kappa in (0.0, 0.5):
         assert bp.count_errors(s, w, kappa) == int(np.sum(stab <= kappa))
+
+
+def test_fast_tanh_accuracy():
+    x = np.concatenate([np.linspace(-40, 40, 20001), np.geomspace(1e-300, 1e3, 500)])
+    x = np.concatenate([x, -x])
+    ours = np.array([bp.fast_tanh(v) for v in x])
+    ref = np.tanh(x)
+    np.testing.assert_allclose(ours, ref, rtol=1e-13, atol=3e-16)

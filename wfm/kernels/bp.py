@@ -21,9 +21,10 @@ so with ``a = (kappa sqrt N - omega_c) / sqrt V_c`` and ``b = |s| / sqrt V_c``
     u_{mu,i} = sign(s) * g,   g = (ln H(a - b) - ln H(a + b)) / 2,
     t_{mu,i} = sign(s) * (H(a - b) - H(a + b)) / (H(a - b) + H(a + b)).
 
-One tanh, one erfc pair and one log per edge. Tails (``a + b > 25``) go to log space
-with the asymptotic series of ``ln H``; ``g`` is clamped at 30 as in the reference Julia
-code, ``V_c`` floored at ``1e-12``: no NaN or inf at any field.
+One erfc pair, one log and one exp (two with damping) per edge: tanh goes through
+:func:`fast_tanh`. Tails (``a + b > 25``) go to log space with the asymptotic series of
+``ln H``; ``g`` is clamped at 30 as in the reference Julia code, ``V_c`` floored at
+``1e-12``: no NaN or inf at any field.
 
 Schedule: factors are visited in a random permutation (drawn by the caller from its
 ``numpy.random.Generator``), cut into ``shards`` contiguous pieces that are updated in
@@ -56,6 +57,21 @@ def log_H(x):
     y = 1.0 / (x * x)
     series = 1.0 + y * (-1.0 + y * (3.0 + y * (-15.0 + y * (105.0 + y * (-945.0)))))
     return -0.5 * x * x - math.log(x) - _LOG_SQRT_2PI + math.log(series)
+
+
+@njit
+def fast_tanh(x):
+    """tanh through one ``exp`` (libm's tanh is ~3x slower here): abs error < 3e-16.
+
+    Below ``|x| = 0.01`` a Taylor polynomial keeps the relative error ~1e-16 too.
+    """
+    ax = abs(x)
+    if ax < 0.01:
+        x2 = x * x
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 - x2 * (17.0 / 315.0))))
+    e = math.exp(-2.0 * ax)
+    r = (1.0 - e) / (1.0 + e)
+    return r if x >= 0.0 else -r
 
 
 @njit
@@ -94,7 +110,7 @@ def _factor_update(s, mu, u, t, H, kappa_sqrt_n, damping, mc):
     omega = 0.0
     var = 0.0
     for i in range(n):
-        m = math.tanh(H[i] - u[mu, i])  # cavity magnetisation m_{i->mu}
+        m = fast_tanh(H[i] - u[mu, i])  # cavity magnetisation m_{i->mu}
         mc[i] = m
         omega += s[mu, i] * m
         var += 1.0 - m * m
@@ -113,17 +129,17 @@ def _factor_update(s, mu, u, t, H, kappa_sqrt_n, damping, mc):
             tg = (hm - hp) / (hm + hp)
             if g > FIELD_MAX:
                 g = FIELD_MAX
-                tg = math.tanh(FIELD_MAX)
+                tg = fast_tanh(FIELD_MAX)
         else:
             g = min(0.5 * (log_H(a - b) - log_H(a + b)), FIELD_MAX)
-            tg = math.tanh(g)
+            tg = fast_tanh(g)
         if si < 0.0:
             g = -g
             tg = -tg
         u_old = u[mu, i]
         if damping > 0.0:
             g = (1.0 - damping) * g + damping * u_old
-            tg = math.tanh(g)
+            tg = fast_tanh(g)
         diff = abs(tg - t[mu, i])
         if diff > maxdiff:
             maxdiff = diff
