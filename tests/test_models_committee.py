@@ -103,3 +103,21 @@ def test_error_counts_agree_with_enumeration(arch):
                 committee.train_errors(w, x, labels, k, "full" if full else "tree") == 0
             )
     assert total == counts.sum()
+
+
+@pytest.mark.parametrize(
+    "model, n, k",
+    [("committee-tree", 105, 3), ("committee-full", 21, 5), ("parity", 63, 3)],
+)
+def test_teacher_data_is_solved_by_its_teacher(model, n, k):
+    """Teacher–student data (wfm.data): alpha per weight, the teacher is a solution."""
+    from wfm.api import model_train_errors
+    from wfm.config import ModelSpec
+    from wfm.data import generate
+
+    ds = generate("teacher", 0.5, n, np.random.default_rng(0), model, k)
+    n_weights = k * n if model == "committee-full" else n
+    assert ds.patterns.shape == (round(0.5 * n_weights), n)
+    assert ds.teacher.size == n_weights
+    spec = ModelSpec(model, n=n, k=k)
+    assert model_train_errors(spec, ds.teacher, ds.patterns, ds.labels) == 0
