@@ -162,7 +162,10 @@ def plot_local_entropy(
             d, s, ok = d[keep], s[keep], ok[keep]
             style = "-" if c["kind"] == "run" else ":"
             label = c["label"] if b == np.unique(branch)[0] else None
-            ax.plot(d, s, style, color=color, lw=1.5, label=label)
+            # frozen BP points (d = 0: all marginals on the reference) are markers
+            # only: a line to them would fake a continuous curve across the gap
+            line = d > 1e-7
+            ax.plot(d[line], s[line], style, color=color, lw=1.5, label=label)
             ax.plot(d[ok], s[ok], "o", color=color, ms=3.5)
             ax.plot(d[~ok], s[~ok], "o", mfc="none", mec=color, ms=6)
             n_bad += int(np.count_nonzero(~ok))
