@@ -17,7 +17,8 @@ class RunFileError(WfmError, OSError):
     """A run file cannot be read as a wfm run.
 
     Cause: the file is truncated (a killed run), not HDF5, or written by a wfm with an
-    unknown ``format_version``. Fix: rerun, resume from the ``.partial`` file, or upgrade.
+    unknown ``format_version``. Fix: rerun (a killed run's ``.partial`` file keeps its
+    trace up to the last flush), or upgrade wfm.
     """
 
 
