@@ -198,3 +198,61 @@ def test_fbp_solves_small_full_committee():
     assert errors == 0
     assert res.weights.shape == (3, 101)
     assert res.attrs["hidden_overlaps"].shape == (3, 3)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("shards", [1, 3])
+def test_interleaved_focusing_matches_reference(arch, shards):
+    """Focusing factors visited among the patterns (the reference's schedule)."""
+    rng = np.random.default_rng(7 + shards)
+    p, k, n = 19, 3, 11
+    x, labels, stride, ours = _instance(rng, arch, p, k, n)
+    ext = rng.normal(0.0, 0.5, (k, n))
+    ref = {key: a.copy() for key, a in ours.items()}
+    kw = dict(parity=ARCHS[arch][1], shards=shards, damping=0.3, gamma=0.8, r=2.0)
+    for _ in range(3):
+        perm = rng.permutation(p + k * n)
+        d1 = _sweep(
+            bpc.bp_machine_sweep, x, labels, stride, ours, ext, perm, interleave=True,
+            **kw,
+        )  # fmt: skip
+        d2 = _sweep(
+            bpc.bp_machine_sweep_reference, x, labels, stride, ref, ext, perm,
+            interleave=True, **kw,
+        )  # fmt: skip
+        assert d1 == pytest.approx(d2, abs=1e-10)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], ref[key], rtol=0, atol=1e-10, err_msg=key)
+    # U stays the sum of the pattern messages: the focusing fields are kept apart
+    np.testing.assert_allclose(ours["U"], ours["u"].sum(axis=0), atol=1e-10)
+    assert np.abs(ours["f"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("model", ["committee-tree", "committee-full", "parity"])
+def test_hidden_field_init_is_accepted_by_the_output(model):
+    rng = np.random.default_rng(3)
+    k, n = 3, 5
+    n_in = n if model == "committee-full" else k * n
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(40, n_in))
+    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=40)
+    state = fbp_machine.MachineBPState.new(
+        x, labels, model=model, k=k, rng=rng, hidden_field=0.5
+    )
+    tau = np.sign(state.vdn)
+    assert np.all(np.abs(state.vdn) == 0.5)
+    out = np.prod(tau, axis=1) if model == "parity" else np.sign(tau.sum(axis=1))
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_machine_defaults_replace_the_perceptron_ones():
+    from wfm.config import RunSpec
+
+    spec = RunSpec.from_dict(
+        {"model": {"name": "committee-full", "n": 21, "k": 3}, "learner": {"dr": 0.01}}
+    )
+    p = spec.learner.params
+    assert p["dr"] == 0.01  # set by the user
+    assert p["randfact"] == fbp_machine.DEFAULTS["randfact"]
+    assert RunSpec.from_dict(spec.to_dict()) == spec
+    perceptron = RunSpec.from_dict({"model": {"name": "perceptron-binary", "n": 21}})
+    assert "interleave" not in perceptron.learner.params

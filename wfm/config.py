@@ -230,6 +230,28 @@ def _learner_defaults(name):
     return module, dict(module.DEFAULTS)
 
 
+def _model_defaults(learner_name, model_name):
+    """Learner defaults that replace the learner's own for ``model_name``, or None.
+
+    fBP on committee/parity machines runs :mod:`wfm.learners.fbp_machine`, whose
+    defaults (protocol speed, initial messages, machine-only keys) differ from the
+    perceptron's; keys the user set are kept either way.
+    """
+    if learner_name == "fbp" and model_name in MACHINE_MODELS:
+        from wfm.learners.fbp_machine import DEFAULTS
+
+        return dict(DEFAULTS)
+    return None
+
+
+def _machine_default(learner_name, key):
+    for model_name in MACHINE_MODELS:
+        defaults = _model_defaults(learner_name, model_name) or {}
+        if key in defaults:
+            return defaults[key]
+    return None
+
+
 def _coerce_param(name, value, default):
     """Check ``value`` against the type of the learner's default value."""
     field_name = f"learner.{name}"
@@ -268,14 +290,21 @@ class LearnerSpec:
     def __post_init__(self):
         module, merged = _learner_defaults(self.name)
         params = dict(self.params)
-        unknown = sorted(set(params) - set(merged))
+        # the keys set by the user (not a field: RunSpec swaps in model defaults for
+        # the others, see _model_defaults)
+        object.__setattr__(self, "given", frozenset(params))
+        accepted = set(merged)
+        for model_name in MACHINE_MODELS:
+            accepted |= set(_model_defaults(self.name, model_name) or ())
+        unknown = sorted(set(params) - accepted)
         if unknown:
             raise ConfigError(
                 f"learner.{unknown[0]} is not a parameter of learner {self.name!r}; "
                 f"accepted: {', '.join(sorted(merged))}"
             )
         for key, value in params.items():
-            merged[key] = _coerce_param(key, value, merged[key])
+            default = merged.get(key, _machine_default(self.name, key))
+            merged[key] = _coerce_param(key, value, default)
         validate = getattr(module, "validate_params", None)
         if validate is not None:
             try:
@@ -312,6 +341,7 @@ class RunSpec:
         _check("seed", self.seed)
         _check("device", self.device)
         object.__setattr__(self, "seed", int(self.seed))
+        self._apply_model_defaults()
         binary_inputs = self.data.kind in ("random", "teacher")
         if self.model.name == "perceptron-binary" and binary_inputs:
             if self.model.n % 2 == 0:
@@ -335,6 +365,26 @@ class RunSpec:
                 f"data.alpha * model.n must give at least one pattern, got "
                 f"{self.data.alpha} * {self.model.n}"
             )
+
+    def _apply_model_defaults(self):
+        learner = self.learner
+        given = getattr(learner, "given", frozenset(learner.params))
+        defaults = _model_defaults(learner.name, self.model.name)
+        if defaults is None:
+            _, own = _learner_defaults(learner.name)
+            foreign = sorted(given - set(own))
+            if foreign:
+                raise ConfigError(
+                    f"learner.{foreign[0]} is not a parameter of learner "
+                    f"{learner.name!r} for model {self.model.name!r}; accepted: "
+                    f"{', '.join(sorted(own))}"
+                )
+            return
+        params = {**defaults, **{k: learner.params[k] for k in given}}
+        if params != learner.params:
+            spec = LearnerSpec(learner.name, params)
+            object.__setattr__(spec, "given", given)
+            object.__setattr__(self, "learner", spec)
 
     @property
     def n_patterns(self) -> int:

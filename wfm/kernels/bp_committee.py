@@ -206,6 +206,23 @@ def _pattern_update(
     return maxdiff
 
 
+@njit
+def _focusing_update(H, f, k, j, damping, gamma, r):
+    """Focusing factor of weight ``(k, j)`` from its cavity field ``H - f``; in place.
+
+    The reference's ``entro_node_update``, visited in the same random order as the
+    patterns (``interleave``). Returns the change in magnetisation space.
+    """
+    hc = H[k, j] - f[k, j]
+    fn = focusing_field(hc, gamma, r)
+    if damping > 0.0:
+        fn = (1.0 - damping) * fn + damping * f[k, j]
+    d = abs(math.tanh(fn) - math.tanh(f[k, j]))
+    H[k, j] = hc + fn
+    f[k, j] = fn
+    return d
+
+
 def _make_sweep(parallel):
     jit = pnjit if parallel else njit
     loop = prange if parallel else range
@@ -228,38 +245,51 @@ def _make_sweep(parallel):
         gamma,
         r,
         parity,
+        interleave,
+        base,
         Hs,
         diffs,
     ):
         p = u.shape[0]
         nk, n = U.shape
+        for k in range(nk):
+            for j in range(n):
+                base[k, j] = U[k, j] + ext[k, j] + f[k, j]
+        nodes = perm.shape[0]
         for s in loop(shards):
             H = Hs[s]
             for k in range(nk):
                 for j in range(n):
-                    H[k, j] = U[k, j] + ext[k, j] + f[k, j]
+                    H[k, j] = base[k, j]
             mc = np.empty(max(n, nk))
             dist = np.empty(nk)
             ds = 0.0
-            for q in range(s * p // shards, (s + 1) * p // shards):
-                d = _pattern_update(
-                    x, labels, perm[q], stride, u, t, vup, vdn, H, damping, parity,
-                    mc, dist,
-                )  # fmt: skip
+            for q in range(s * nodes // shards, (s + 1) * nodes // shards):
+                a = perm[q]
+                if a < p:
+                    d = _pattern_update(
+                        x, labels, a, stride, u, t, vup, vdn, H, damping, parity,
+                        mc, dist,
+                    )  # fmt: skip
+                else:
+                    d = _focusing_update(H, f, (a - p) // n, (a - p) % n, damping,
+                                         gamma, r)  # fmt: skip
                 if d > ds:
                     ds = d
             diffs[s] = ds
-        # merge the shards' field changes in a fixed order (thread-independent)
+        # merge the shards' field changes in a fixed order (thread-independent); a
+        # focusing node sits in one shard only, its change of f is not a pattern field
         for k in loop(nk):
             for j in range(n):
-                base = U[k, j] + ext[k, j] + f[k, j]
-                acc = U[k, j]
+                acc = base[k, j]
                 for s in range(shards):
-                    acc += Hs[s, k, j] - base
-                U[k, j] = acc
+                    acc += Hs[s, k, j] - base[k, j]
+                U[k, j] = acc - ext[k, j] - f[k, j]
         maxdiff = 0.0
         for s in range(shards):
             maxdiff = max(maxdiff, diffs[s])
+        if interleave:
+            return maxdiff
         # focusing factors [P0], once per sweep, from the pattern-only cavity field
         for k in range(nk):
             for j in range(n):
@@ -295,6 +325,7 @@ def bp_machine_sweep(
     damping=0.0,
     gamma=0.0,
     r=0.0,
+    interleave=False,
     parallel=True,
 ):
     """One BP sweep over all patterns of a committee/parity machine; in place.
@@ -315,20 +346,24 @@ def bp_machine_sweep(
     U, ext, f : (K, n) float64 arrays
         Pattern fields ``sum_mu u`` (updated), external fields, focusing fields
         (updated).
-    perm : (P,) int array
-        Order of the patterns.
+    perm : (P,) or (P + K n,) int array
+        Order of the patterns; with ``interleave`` a permutation of the ``P`` patterns
+        and the ``K n`` focusing factors (node ``P + k n + j`` is weight ``(k, j)``).
     parity : bool
         Parity output factor instead of the committee majority (``K`` odd then).
     shards, damping, gamma, r, parallel
         As in :func:`wfm.kernels.bp.bp_sweep`.
+    interleave : bool
+        Focusing factors visited among the patterns in the order ``perm`` (the
+        schedule of the reference ``iterate!``) instead of once after them.
 
     Returns
     -------
     float
         Largest change of a message in magnetisation space.
     """
-    p = u.shape[0]
-    shards = int(max(1, min(shards, p)))
+    perm = np.asarray(perm, dtype=np.int64)
+    shards = int(max(1, min(shards, perm.shape[0])))
     Hs = np.empty((shards,) + U.shape)
     diffs = np.zeros(shards)
     kernel = _sweep_parallel if parallel and shards > 1 else _sweep_serial
@@ -343,12 +378,14 @@ def bp_machine_sweep(
         U,
         ext,
         f,
-        np.asarray(perm, dtype=np.int64),
+        perm,
         shards,
         float(damping),
         float(gamma),
         float(r),
         bool(parity),
+        bool(interleave),
+        np.empty(U.shape),
         Hs,
         diffs,
     )
@@ -456,6 +493,7 @@ def bp_machine_sweep_reference(
     damping=0.0,
     gamma=0.0,
     r=0.0,
+    interleave=False,
 ):
     """numpy version of :func:`bp_machine_sweep`: the module docstring's formulas.
 
@@ -466,7 +504,8 @@ def bp_machine_sweep_reference(
 
     p = u.shape[0]
     nk, n = U.shape
-    shards = int(max(1, min(shards, p)))
+    nodes = len(perm)
+    shards = int(max(1, min(shards, nodes)))
     maxdiff = 0.0
 
     def damp(new, old):
@@ -474,9 +513,17 @@ def bp_machine_sweep_reference(
 
     base = U + ext + f
     dU = np.zeros_like(U)
+    f_old = f.copy()
     for s in range(shards):
         H = base.copy()
-        for mu in perm[s * p // shards : (s + 1) * p // shards]:
+        for mu in perm[s * nodes // shards : (s + 1) * nodes // shards]:
+            if mu >= p:  # focusing factor of weight (k, j)
+                k, j = divmod(mu - p, n)
+                hc = H[k, j] - f[k, j]
+                fn = damp(focusing_field(hc, gamma, r), f[k, j])
+                maxdiff = max(maxdiff, abs(np.tanh(fn) - np.tanh(f[k, j])))
+                H[k, j], f[k, j] = hc + fn, fn
+                continue
             for k in range(nk):
                 xk = x[mu, k * stride : k * stride + n].astype(np.float64)
                 mc = np.tanh(H[k] - u[mu, k])
@@ -514,7 +561,9 @@ def bp_machine_sweep_reference(
             )
             vdn[mu] = new
         dU += H - base
-    U += dU
+    U += dU - (f - f_old)
+    if interleave:
+        return maxdiff
     fn = np.vectorize(lambda h: focusing_field(h, gamma, r))(U + ext)
     fn = damp(fn, f)
     maxdiff = max(maxdiff, float(np.max(np.abs(np.tanh(fn) - np.tanh(f)))))

@@ -34,7 +34,27 @@ from wfm.learners.protocols import focusing_protocol
 
 __all__ = ["DEFAULTS", "MACHINE_MODELS", "MachineBPState", "learn"]
 
-DEFAULTS = dict(_FBP_DEFAULTS)
+DEFAULTS = {
+    **_FBP_DEFAULTS,
+    "dr": 0.005,
+    "randfact": 0.1,
+    "shards": 2,
+    "interleave": False,
+    "hidden_field": 0.0,
+}
+"""fBP defaults for machines (``wfm.config`` swaps them in for machine models).
+
+Measured on the reference's documented instance (fully connected, N = 321, K = 5,
+alpha = 0.3, 10 seeds, one damped sweep per protocol step): the reference's settings
+(``dr = 0.01``, ``randfact = 0.1``, damping 0.5) solve 7/10 with ``shards = 2``, 3/10
+fully sequential (``shards = 1``), 4/10 with the reference's schedule (sequential,
+focusing factors interleaved with the patterns, ``interleave = True``); halving the
+protocol step (``dr = 0.005``) solves 10/10. ``randfact = 0.1`` breaks the
+hidden-unit symmetry of the fully connected machine. ``interleave``: focusing factors
+visited among the patterns (see :func:`wfm.kernels.bp_committee.bp_machine_sweep`).
+``hidden_field``: scale of random initial hidden-unit messages (see
+:meth:`MachineBPState.new`).
+"""
 
 MACHINE_MODELS = ("committee-tree", "committee-full", "parity")
 
@@ -67,8 +87,18 @@ class MachineBPState:
     sweeps: int = 0
 
     @classmethod
-    def new(cls, patterns, labels, *, model, k, rng, randfact=0.01, ext=None):
+    def new(
+        cls, patterns, labels, *, model, k, rng, randfact=0.01, ext=None,
+        hidden_field=0.0,
+    ):  # fmt: skip
         """Fresh messages: ``u = atanh(randfact U(-1, 1))``, hidden messages 0.
+
+        With ``hidden_field > 0`` the output factor -> hidden unit messages start at
+        ``vdn[mu] = hidden_field tau^mu``, ``tau^mu`` a random hidden configuration
+        that the output factor accepts (``prod_k tau_k = sigma`` for parity, majority
+        ``sigma`` for committees), drawn uniformly. This breaks the symmetry of the
+        parity machine, whose output messages ``atanh(prod_l tanh vup_l)`` vanish
+        at the symmetric start.
 
         Parameters
         ----------
@@ -83,6 +113,8 @@ class MachineBPState:
             the fully connected machine).
         ext : array, optional
             External fields, ``(K, n)`` or flat.
+        hidden_field : float
+            Scale of the initial output -> hidden messages (see above).
         """
         if model not in MACHINE_MODELS:
             raise ValueError(f"model must be one of {MACHINE_MODELS}; got {model!r}")
@@ -97,6 +129,15 @@ class MachineBPState:
             if ext is None
             else np.asarray(ext, dtype=np.float64).reshape(k, n).copy()
         )
+        vdn = np.zeros((p, k))
+        if hidden_field > 0.0:
+            lab = np.asarray(labels, dtype=np.float64)
+            tau = rng.choice((-1.0, 1.0), size=(p, k))
+            if model == "parity":
+                tau[:, -1] = lab * np.prod(tau[:, :-1], axis=1)
+            else:  # K odd: flipping every unit flips the majority
+                tau *= np.where(np.sign(tau.sum(axis=1)) == lab, 1.0, -1.0)[:, None]
+            vdn = hidden_field * tau
         return cls(
             x=np.ascontiguousarray(x),
             labels=np.asarray(labels, dtype=np.float64),
@@ -105,7 +146,7 @@ class MachineBPState:
             u=u,
             t=np.tanh(u),
             vup=np.zeros((p, k)),
-            vdn=np.zeros((p, k)),
+            vdn=vdn,
             U=u.sum(axis=0),
             ext=ext,
             f=np.zeros((k, n)),
@@ -130,8 +171,9 @@ class MachineBPState:
             self.x, self.labels, self.weights(), self.stride, parity=self.parity
         )
 
-    def sweep(self, *, shards, damping=0.0, gamma=0.0, r=0.0):
-        perm = self.rng.permutation(self.u.shape[0])
+    def sweep(self, *, shards, damping=0.0, gamma=0.0, r=0.0, interleave=False):
+        p = self.u.shape[0]
+        perm = self.rng.permutation(p + self.U.size if interleave else p)
         self.sweeps += 1
         return bpc.bp_machine_sweep(
             self.x,
@@ -150,6 +192,7 @@ class MachineBPState:
             damping=damping,
             gamma=gamma,
             r=r,
+            interleave=interleave,
             # same result either way; threads only pay off on large instances
             parallel=self.u.size >= PARALLEL_MIN_EDGES,
         )
@@ -212,7 +255,13 @@ def learn(
         schedule=p["schedule"],
     )
     state = MachineBPState.new(
-        patterns, labels, model=model, k=k, rng=rng, randfact=p["randfact"]
+        patterns,
+        labels,
+        model=model,
+        k=k,
+        rng=rng,
+        randfact=p["randfact"],
+        hidden_field=float(p.get("hidden_field", 0.0)),
     )
     errors = state.errors()
     t0 = time.perf_counter()
@@ -224,7 +273,11 @@ def learn(
     for step, (gamma, y) in enumerate(bar):
         for _ in range(int(p["sweeps_per_step"])):
             maxdiff = state.sweep(
-                shards=p["shards"], damping=p["damping"], gamma=gamma, r=y - 1.0
+                shards=p["shards"],
+                damping=p["damping"],
+                gamma=gamma,
+                r=y - 1.0,
+                interleave=bool(p.get("interleave", False)),
             )
             errors = state.errors()
             if trace is not None:
