@@ -170,8 +170,9 @@ def plot_local_entropy(
             ax.plot(d[~ok], s[~ok], "o", mfc="none", mec=color, ms=6)
             n_bad += int(np.count_nonzero(~ok))
         if n_bad:
+            what = "BP" if c["kind"] == "run" else "saddle point"
             ax.plot([], [], "o", mfc="none", mec=color, ms=6,
-                    label=f"  BP not converged ({n_bad} points)")  # fmt: skip
+                    label=f"  {what} not converged ({n_bad} points)")  # fmt: skip
     ax.axhline(0.0, color="0.6", lw=0.8)
     ax.set_xlim(0.0, d_max)
     if relative:
