@@ -12,6 +12,7 @@ code's default) also works but needs damping and ~10x more sweeps on the percept
 """
 
 import time
+from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
@@ -57,6 +58,46 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         Show a progress bar over the protocol steps.
     """
     p = {**DEFAULTS, **params}
+    state = BPState.new(patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"])
+    out = focus(state, p, trace=trace, progress=progress)
+    return LearnerResult(
+        weights=state.weights(),
+        train_errors=out.errors,
+        converged=out.errors == 0,
+        iterations=state.sweeps,
+        attrs=out.attrs(),
+    )
+
+
+@dataclass(frozen=True)
+class FocusingOutcome:
+    """Where a focusing run stopped."""
+
+    errors: int
+    protocol_steps: int
+    gamma: float
+    y: float
+    maxdiff: float
+    seconds: float
+
+    def attrs(self):
+        return {
+            "protocol_steps": self.protocol_steps,
+            "final_gamma": self.gamma,
+            "final_y": self.y,
+            "final_maxdiff": self.maxdiff,
+            "bp_wall_time_s": self.seconds,
+        }
+
+
+def focus(state, p, *, trace=None, progress=False, desc="fBP", **sweep_options):
+    """Run the focusing protocol of parameters ``p`` on a BP ``state``.
+
+    ``state`` is any BP state with ``sweep(shards=, damping=, gamma=, r=, ...)``,
+    ``errors()`` and a ``sweeps`` counter (perceptron or machine); ``sweep_options``
+    are passed to every sweep. Stops at zero training errors (tested after every
+    sweep) or at the end of the protocol.
+    """
     steps = focusing_protocol(
         p["protocol"],
         dr=p["dr"],
@@ -67,14 +108,18 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         gamma_stop=p["gamma_stop"],
         schedule=p["schedule"],
     )
-    state = BPState.new(patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"])
     errors = state.errors()
     t0 = time.perf_counter()
-    bar = tqdm(steps, disable=not progress, desc="fBP", unit="step", leave=False)
+    maxdiff, gamma, y, step = float("nan"), 0.0, 1.0, -1
+    bar = tqdm(steps, disable=not progress, desc=desc, unit="step", leave=False)
     for step, (gamma, y) in enumerate(bar):
         for _ in range(int(p["sweeps_per_step"])):
             maxdiff = state.sweep(
-                shards=p["shards"], damping=p["damping"], gamma=gamma, r=y - 1.0
+                shards=p["shards"],
+                damping=p["damping"],
+                gamma=gamma,
+                r=y - 1.0,
+                **sweep_options,
             )
             errors = state.errors()
             if trace is not None:
@@ -94,15 +139,6 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         if errors == 0:
             break
     bar.close()
-    return LearnerResult(
-        weights=state.weights(),
-        train_errors=int(errors),
-        converged=errors == 0,
-        iterations=state.sweeps,
-        attrs={
-            "protocol_steps": step + 1,
-            "final_gamma": gamma,
-            "final_y": y,
-            "bp_wall_time_s": time.perf_counter() - t0,
-        },
+    return FocusingOutcome(
+        int(errors), step + 1, gamma, y, maxdiff, time.perf_counter() - t0
     )

@@ -21,16 +21,14 @@ Models and conventions (``N`` = ``model.n`` inputs, ``K`` = ``model.k`` hidden u
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from wfm.kernels import bp_committee as bpc
 from wfm.learners._result import LearnerResult
 from wfm.learners.fbp import DEFAULTS as _FBP_DEFAULTS
-from wfm.learners.protocols import focusing_protocol
+from wfm.learners.fbp import focus
 
 __all__ = ["DEFAULTS", "MACHINE_MODELS", "MachineBPState", "learn"]
 
@@ -244,16 +242,6 @@ def learn(
     if kappa != 0.0:
         raise ValueError(f"kappa must be 0 for {model}, got {kappa}")
     p = {**DEFAULTS, **params}
-    steps = focusing_protocol(
-        p["protocol"],
-        dr=p["dr"],
-        x=p["x"],
-        y=p["y"] or None,
-        gamma_start=p["gamma_start"],
-        gamma_step=p["gamma_step"],
-        gamma_stop=p["gamma_stop"],
-        schedule=p["schedule"],
-    )
     state = MachineBPState.new(
         patterns,
         labels,
@@ -263,54 +251,24 @@ def learn(
         randfact=p["randfact"],
         hidden_field=float(p.get("hidden_field", 0.0)),
     )
-    errors = state.errors()
-    t0 = time.perf_counter()
-    maxdiff = float("nan")
-    gamma, y, step = 0.0, 1.0, -1
-    bar = tqdm(
-        steps, disable=not progress, desc=f"fBP {model}", unit="step", leave=False
+    out = focus(
+        state,
+        p,
+        trace=trace,
+        progress=progress,
+        desc=f"fBP {model}",
+        interleave=bool(p.get("interleave", False)),
     )
-    for step, (gamma, y) in enumerate(bar):
-        for _ in range(int(p["sweeps_per_step"])):
-            maxdiff = state.sweep(
-                shards=p["shards"],
-                damping=p["damping"],
-                gamma=gamma,
-                r=y - 1.0,
-                interleave=bool(p.get("interleave", False)),
-            )
-            errors = state.errors()
-            if trace is not None:
-                trace(
-                    {
-                        "iteration": state.sweeps,
-                        "step": step,
-                        "gamma": gamma,
-                        "y": y,
-                        "maxdiff": maxdiff,
-                        "errors": errors,
-                    }
-                )
-            if errors == 0 or maxdiff < p["eps"]:
-                break
-        bar.set_postfix(errors=errors, y=f"{y:.3g}")
-        if errors == 0:
-            break
-    bar.close()
     w = state.weights()
     q = hidden_overlaps(w)
     off = q[~np.eye(k, dtype=bool)]
     return LearnerResult(
         weights=w if model == "committee-full" else w.reshape(-1),
-        train_errors=int(errors),
-        converged=errors == 0,
+        train_errors=out.errors,
+        converged=out.errors == 0,
         iterations=state.sweeps,
         attrs={
-            "protocol_steps": step + 1,
-            "final_gamma": gamma,
-            "final_y": y,
-            "final_maxdiff": maxdiff,
-            "bp_wall_time_s": time.perf_counter() - t0,
+            **out.attrs(),
             "hidden_overlaps": q,
             "max_hidden_overlap": float(np.abs(off).max()) if off.size else 0.0,
         },
