@@ -114,12 +114,38 @@ def test_fp_stationary_in_all_order_parameters():
         assert abs((fu - fd) / (2 * h)) < 1e-6, name
 
 
-@pytest.mark.slow
 def test_fp_curve_negative_at_small_distance():
+    # alpha = 0.7: the curve turns positive at d ~ 0.037 (docs/theory.md)
+    c = theory.local_entropy_typical(0.7, [0.02, 0.1])
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    assert c.local_entropy[0] < 0
+    assert 0 < c.local_entropy[1] <= theory.binary_entropy(0.1)
+    g = theory.gardner_entropy(0.7)
+    assert c.local_entropy[1] < g.value  # maximum at d*, where it equals s(alpha)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha, d0", [(0.3, 0.001156), (0.5, 0.007003)])
+def test_fp_positive_distance(alpha, d0):
+    assert theory.typical_positive_distance(alpha) == pytest.approx(d0, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_fp_negative_at_alpha_half():
     c = theory.local_entropy_typical(0.5, [0.003, 0.2])
     assert c.converged.all()
     assert c.local_entropy[0] < 0
     assert 0 < c.local_entropy[1] <= theory.binary_entropy(0.2)
+
+
+def test_fp_energetic_dp0_analytic():
+    g = theory.gardner_entropy(0.5)
+    p, q1, p0, h = 0.6, 0.5, 0.3, 1e-5
+    num = (
+        fp._energetic(q1, p, g.q, 0.0, p0 + h)[0]
+        - fp._energetic(q1, p, g.q, 0.0, p0 - h)[0]
+    ) / (2 * h)
+    assert fp._energetic_dp0(q1, p, g.q, 0.0, p0) == pytest.approx(num, abs=1e-8)
 
 
 @pytest.mark.slow
@@ -135,6 +161,7 @@ def test_fp_small_alpha_approaches_h2():
 
 
 # ------------------------------------------------------------- large deviation
+@pytest.mark.slow
 def test_ld_curve_below_h2():
     c = theory.local_entropy_large_deviation(0.5, [0.05, 0.1])
     assert c.converged.all()
@@ -151,6 +178,7 @@ def test_ld_curve_above_typical():
     assert np.all(c_ld.local_entropy >= c_fp.local_entropy - 1e-9)
 
 
+@pytest.mark.slow
 def test_ld_close_to_h2_at_small_alpha():
     c = theory.local_entropy_large_deviation(0.3, [0.05])
     assert c.converged.all()
@@ -158,12 +186,12 @@ def test_ld_close_to_h2_at_small_alpha():
 
 
 def test_curve_export():
-    c = theory.local_entropy_large_deviation(0.3, [0.1])
+    c = theory.local_entropy_typical(0.5, [0.3])
     arrays = c.to_arrays()
     assert all(np.ndim(v) == 1 for v in arrays.values())
-    assert {"distance", "local_entropy", "upper_bound", "q1"} <= set(arrays)
+    assert {"distance", "local_entropy", "upper_bound", "q1", "p0hat"} <= set(arrays)
     attrs = c.attrs()
-    assert attrs["kind"] == "large-deviation" and attrs["alpha"] == 0.3
+    assert attrs["kind"] == "typical" and attrs["alpha"] == 0.5
 
 
 # ------------------------------------------------------------------ validation

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import optimize
-from scipy.special import expit, logit
 
 from ._gauss import (
     graded_panels,
@@ -84,16 +83,21 @@ _N_V = 40
 _N_T = 1201
 
 
-def _entropic(q1h, ph, Q, Qh, p0h=None):
-    """Entropic term: ``(G_S, <tanh^2 h>, <W~ tanh h>, dG_S/dp0h)``."""
+def _entropic(q1h, ph, Q, Qh, p0h=None, clip=False):
+    """Entropic term: ``(G_S, <tanh^2 h>, <W~ tanh h>, dG_S/dp0h)``.
+
+    ``clip=True`` continues the terms to ``q1h < p0h^2/Qh`` by setting the variance
+    of ``t`` to zero (for the solver's trial points; never at a solution).
+    """
     if p0h is None:
         p0h = Qh
     z0, wz = hermite_nodes(_N_Z0)
     t, wt = uniform_nodes(_N_T, 10.0)
     sqh = np.sqrt(Qh)
     var_t = q1h - p0h**2 / Qh
-    if var_t < 0:
+    if var_t < 0 and not clip:
         return np.nan, np.nan, np.nan, np.nan
+    var_t = max(var_t, 0.0)
     # gauge W~ = +1: weight e^{sqrt(Qh) z0}/(2 cosh) for both signs -> (1 + tanh)
     wref = wz * (1.0 + np.tanh(sqh * z0))
     h = ((p0h / sqh) * z0 + (ph - p0h))[:, None] + np.sqrt(var_t) * t[None, :]
@@ -139,11 +143,53 @@ def _energetic(q1, p, Q, kappa, p0=None):
     return g_e, r2
 
 
-def _energetic_dp0(q1, p, Q, kappa, p0, step=1e-6):
-    """``dG_E/dp0`` by central differences (``G_E`` is smooth in ``p0``)."""
-    gp = _energetic(q1, p, Q, kappa, p0 + step)[0]
-    gm = _energetic(q1, p, Q, kappa, p0 - step)[0]
-    return (gp - gm) / (2.0 * step)
+def _energetic_all(q1, p, Q, kappa, p0):
+    """One pass over the energetic measure: ``(G_E, q1h, dG_E/dp0)`` (q1h w/o alpha).
+
+    ``dG_E/dp0`` analytically: ``d ln H(c)/dp0 = R(c) (dm/dp0 + v dsigma/dp0)/s``
+    with ``R = phi/H``, ``s = sqrt(1 - q1)``; the ``v`` term by Stein's lemma,
+    ``E_v[v R(c)] = -(sigma/s) E_v[R'(c)]``, ``R' = R (R - c)``, so that only
+    ``sigma dsigma/dp0 = -p0/Q + (p - p0)/(1 - Q)`` appears (no ``1/sigma``).
+    Returns ``nan``s outside the domain (``sigma^2 < 0`` or ``q1 >= 1``).
+    """
+    sig2 = q1 - p0**2 / Q - (p - p0) ** 2 / (1.0 - Q)
+    if not (sig2 >= -1e-12 and q1 < 1.0):
+        return np.nan, np.nan, np.nan
+    sig = np.sqrt(max(sig2, 0.0))
+    z0, wz = hermite_nodes(_N_Z0)
+    v, wv = hermite_nodes(_N_V)
+    sx = np.sqrt(1.0 - Q)
+    s1 = np.sqrt(1.0 - q1)
+    x0 = kappa - np.sqrt(Q) * z0
+    length = np.where(
+        x0 > 0,
+        np.minimum(40.0 * sx**2 / np.maximum(x0, 1e-300), 10.0 * sx),
+        -x0 + 10.0 * sx,
+    )
+    e, we = graded_panels(length)
+    x = x0[:, None] + e
+    logw = np.log(we) - 0.5 * (x / sx) ** 2
+    logw -= logw.max(axis=1, keepdims=True)
+    wx = np.exp(logw)
+    wx /= wx.sum(axis=1, keepdims=True)
+    w2 = wz[:, None] * wx  # joint weight of (z0, x)
+    m = (p0 / np.sqrt(Q)) * z0[:, None] + (p - p0) / (1.0 - Q) * x
+    c = (kappa - m[..., None] - sig * v) / s1
+    lh = log_H(c)
+    r = ratio_NH(c)
+    g_e = np.sum(w2 * (lh @ wv))
+    r1 = r @ wv
+    r2 = np.sum(w2 * ((r * r) @ wv))
+    rprime = np.sum(w2 * ((r * (r - c)) @ wv))
+    dm = z0[:, None] / np.sqrt(Q) - x / (1.0 - Q)
+    sds = -p0 / Q + (p - p0) / (1.0 - Q)
+    dg_dp0 = np.sum(w2 * r1 * dm) / s1 - sds / (1.0 - q1) * rprime
+    return float(g_e), float(r2 / (1.0 - q1)), float(dg_dp0)
+
+
+def _energetic_dp0(q1, p, Q, kappa, p0):
+    """``dG_E/dp0`` (analytic, see :func:`_energetic_all`)."""
+    return _energetic_all(q1, p, Q, kappa, p0)[2]
 
 
 def fp_functional(p, q1, q1h, ph, alpha, Q, Qh, kappa=0.0, p0=None, p0h=None):
@@ -160,102 +206,185 @@ def _q1_min(p, Q, p0=None):
     return p0**2 / Q + (p - p0) ** 2 / (1.0 - Q)
 
 
-def _fp_equations(p, q1, ph, p0, p0h, alpha, kappa, Q, Qh):
-    """Residuals of the four Franz–Parisi saddle-point equations, and ``q1h``."""
-    _, r2 = _energetic(q1, p, Q, kappa, p0)
-    q1h = alpha / (1.0 - q1) * r2
-    _, tanh2, mtanh, dgs = _entropic(q1h, ph, Q, Qh, p0h)
-    dge = _energetic_dp0(q1, p, Q, kappa, p0)
-    res = np.array([tanh2 - q1, mtanh - p, -dgs - p0, -alpha * dge - p0h])
-    return res, q1h
+def _fp_map(p, sig2, p0, ph, alpha, kappa, Q, Qh):
+    """Saddle-point map at fixed ``p``; unknowns ``(sigma^2, p0, ph)``.
+
+    The energetic side gives the conjugates of the overlaps,
+    ``q1h = alpha <R^2>/(1-q1)`` and ``p0h = -alpha dG_E/dp0`` (both analytic);
+    the entropic side gives back ``(q1, p, p0)``.  Returns the residuals
+    ``(<tanh^2 h> - q1, <W~ tanh h> - p, -dG_S/dp0h - p0)`` and the point.
+    """
+    q1 = _q1_min(p, Q, p0) + sig2
+    g_e, r2, dge = _energetic_all(q1, p, Q, kappa, p0)
+    q1h = alpha * r2
+    p0h = -alpha * dge
+    if not np.isfinite(q1h):
+        return np.full(3, np.nan), None
+    g_s, tanh2, mtanh, dgs = _entropic(q1h, ph, Q, Qh, p0h, clip=True)
+    res = np.array([tanh2 - q1, mtanh - p, -dgs - p0])
+    value = -ph * p - 0.5 * q1h * (1.0 - q1) + p0h * p0 + g_s + alpha * g_e
+    point = {"q1": q1, "q1hat": q1h, "phat": ph, "p0": p0, "p0hat": p0h}
+    return res, (point, float(value))
 
 
-def _newton(fun, x0, tol=1e-11, max_iter=40, step=1e-5):
-    """Damped Newton with a central-difference Jacobian and backtracking.
+def _jacobian(fun, x, f, scale):
+    jac = np.empty((f.size, x.size))
+    for j in range(x.size):
+        h = 1e-6 * scale[j]
+        e = np.zeros_like(x)
+        e[j] = h
+        jac[:, j] = (fun(x + e) - f) / h
+    return jac
 
-    The step ``1e-5`` keeps quadrature noise (~1e-12) and the inner finite difference
-    in ``p0`` out of the Jacobian (scipy's ``hybr`` uses ~1e-8 and stalls here).
+
+def _newton_broyden(
+    fun, x0, jac=None, scale=None, tol=1e-10, max_iter=30, positive=None
+):
+    """Newton with forward-difference Jacobian, Broyden updates, backtracking.
+
+    ``jac`` (from the previous continuation point) is reused when given; it is
+    recomputed by finite differences whenever a step fails to reduce the residual.
+    ``positive`` indexes an unknown kept strictly positive (fraction-to-boundary).
+    Returns ``(x, f, jac, n_evaluations)``.
     """
     x = np.asarray(x0, dtype=float).copy()
+    scale = np.ones_like(x) if scale is None else scale
     f = fun(x)
-    norm = np.max(np.abs(f))
-    for it in range(max_iter):
+    n_eval = 1
+    if not np.all(np.isfinite(f)):
+        return x, f, None, n_eval
+    fresh = False
+    if jac is None:
+        jac = _jacobian(fun, x, f, scale)
+        n_eval += x.size
+        fresh = True
+    for _ in range(max_iter):
+        norm = np.max(np.abs(f))
         if norm < tol:
-            return x, it
-        jac = np.empty((f.size, x.size))
-        for j in range(x.size):
-            e = np.zeros_like(x)
-            e[j] = step
-            jac[:, j] = (fun(x + e) - fun(x - e)) / (2.0 * step)
-        try:
-            dx = np.linalg.solve(jac, -f)
-        except np.linalg.LinAlgError:
-            dx = np.linalg.lstsq(jac, -f, rcond=None)[0]
+            break
+        dx = np.linalg.lstsq(jac, -f, rcond=None)[0]
         lam = 1.0
-        while lam > 1e-4:
+        if positive is not None and dx[positive] < -0.9 * x[positive]:
+            lam = -0.9 * x[positive] / dx[positive]  # stay inside x[positive] > 0
+        ok = False
+        while lam > 1e-3:
             x_new = x + lam * dx
             f_new = fun(x_new)
-            n_new = np.max(np.abs(f_new))
-            if np.isfinite(n_new) and n_new < norm:
+            n_eval += 1
+            if np.all(np.isfinite(f_new)) and np.max(np.abs(f_new)) < norm:
+                ok = True
                 break
-            lam *= 0.5
-        else:
-            return x, it
-        x, f, norm = x_new, f_new, n_new
-    return x, max_iter
+            lam *= 0.25
+        if not ok:
+            if fresh:
+                break
+            jac = _jacobian(fun, x, f, scale)
+            n_eval += x.size
+            fresh = True
+            continue
+        s = x_new - x
+        jac = jac + np.outer(f_new - f - jac @ s, s) / (s @ s)  # Broyden update
+        fresh = False
+        x, f = x_new, f_new
+    return x, f, jac, n_eval
 
 
-def _solve_point(p, alpha, kappa, Q, Qh, guess, tol=1e-11):
-    """Solve the Franz–Parisi saddle point at overlap ``p``; returns a dict.
+def _solve_point(p, alpha, kappa, Q, Qh, guess, jac=None, tol=1e-10):
+    """Solve the Franz–Parisi saddle point at overlap ``p``.
 
-    Unknowns ``(q1, ph, p0, p0h)``, reparametrised so that every Gaussian variance
-    stays non-negative: ``q1 = q1_min(p0) + (1 - q1_min) expit(x0)`` and
-    ``p0h = sqrt(Qh q1h) tanh(x3)``.
+    ``guess = (sigma^2, p0, ph)``; returns ``(result dict, unknowns, jacobian)``,
+    the unknowns being ``(sigma^2, p0, ph)``.
     """
 
-    def unpack(x):
-        qmin = _q1_min(p, Q, x[2])
-        q1 = qmin + (1.0 - qmin) * expit(x[0])
-        q1h = alpha / (1.0 - q1) * _energetic(q1, p, Q, kappa, x[2])[1]
-        p0h = np.sqrt(Qh * q1h) * np.tanh(x[3])
-        return q1, x[1], x[2], p0h
+    # unknown sigma (the map is even in it): no positivity constraint to enforce,
+    # and the map is close to linear in sigma (sigma ~ |d - d*| near d*)
+    def fun(x):
+        return _fp_map(p, x[0] ** 2, x[1], x[2], alpha, kappa, Q, Qh)[0]
 
-    def equations(x):
-        q1, ph, p0, p0h = unpack(x)
-        res, _ = _fp_equations(p, q1, ph, p0, p0h, alpha, kappa, Q, Qh)
-        return np.where(np.isfinite(res), res, 1e3)
-
-    q1_0, ph_0, p0_0, p0h_0 = guess
-    qmin = _q1_min(p, Q, p0_0)
-    frac = np.clip((q1_0 - qmin) / (1.0 - qmin), 1e-3, 1 - 1e-6)
-    q1_0 = qmin + (1.0 - qmin) * frac
-    q1h_0 = alpha / (1.0 - q1_0) * _energetic(q1_0, p, Q, kappa, p0_0)[1]
-    ratio = np.clip(p0h_0 / np.sqrt(Qh * q1h_0), -0.999, 0.999)
-    x0 = np.array([logit(frac), ph_0, p0_0, np.arctanh(ratio)])
-    x, _ = _newton(equations, x0, tol=tol)
-    q1, ph, p0, p0h = unpack(x)
-    res, q1h = _fp_equations(p, q1, ph, p0, p0h, alpha, kappa, Q, Qh)
-    residual = float(np.max(np.abs(res))) if np.all(np.isfinite(res)) else np.inf
-    value = fp_functional(p, q1, q1h, ph, alpha, Q, Qh, kappa, p0, p0h)
-    return {
-        "q1": q1,
-        "q1hat": q1h,
-        "phat": ph,
-        "p0": p0,
-        "p0hat": p0h,
-        "value": float(value),
-        "residual": residual,
-        "converged": bool(residual < 1e-7),
-    }
+    x0 = np.asarray(guess, dtype=float).copy()
+    x0[0] = np.sqrt(max(x0[0], 1e-12))
+    x, _, jac, n_eval = _newton_broyden(fun, x0, jac=jac, tol=tol)
+    x[0] = x[0] ** 2
+    res, extra = _fp_map(p, x[0], x[1], x[2], alpha, kappa, Q, Qh)
+    if extra is None:
+        nan = float("nan")
+        point = dict.fromkeys(("q1", "q1hat", "phat", "p0", "p0hat"), nan)
+        value, residual = nan, float("inf")
+    else:
+        point, value = extra
+        residual = float(np.max(np.abs(res)))
+    out = {k: float(v) for k, v in point.items()}
+    out.update(
+        value=value,
+        residual=residual,
+        converged=bool(residual < 1e-8),
+        evaluations=n_eval,
+    )
+    return out, x, jac
 
 
 def fp_binary(distance, alpha, kappa=0.0, gardner=None, guess=None):
-    """Franz–Parisi local entropy of the binary perceptron at a single distance."""
+    """Franz–Parisi local entropy at a single distance (continuation from ``d*``).
+
+    ``guess = (sigma^2, p0, ph)`` starts Newton directly; without it the curve is
+    followed from the typical distance ``d*`` (cold starts far from ``d*`` fail).
+    """
     g = gardner_binary(alpha, kappa) if gardner is None else gardner
-    p = 1.0 - 2.0 * distance
-    if guess is None:
-        guess = (max(g.q, _q1_min(p, g.q)) + 1e-3, g.qhat, g.q, g.qhat)
-    return _solve_point(p, alpha, kappa, g.q, g.qhat, guess)
+    if guess is not None:
+        p = 1.0 - 2.0 * distance
+        return _solve_point(p, alpha, kappa, g.q, g.qhat, guess)[0]
+    return _follow(alpha, np.array([distance]), kappa, g)[distance]
+
+
+def _path(distances, d_star, ratio=0.8, step_above=0.04):
+    """Continuation path from ``d*``: geometric steps below, linear above."""
+    below = distances[distances < d_star]
+    above = distances[distances >= d_star]
+    paths = []
+    if below.size:
+        n = int(np.ceil(np.log(below.min() / d_star) / np.log(ratio)))
+        grid = d_star * np.concatenate(([0.98, 0.94], ratio ** np.arange(1, n + 1)))
+        grid = grid[grid > below.min()]
+        paths.append(np.unique(np.concatenate([grid, below]))[::-1])
+    if above.size:
+        grid = np.arange(d_star + step_above, above.max(), step_above)
+        paths.append(np.unique(np.concatenate([grid, above])))
+    return paths
+
+
+def _follow(alpha, distances, kappa, g):
+    """Solve at every distance by continuation from the exact point at ``d*``.
+
+    Predictor: linear extrapolation of ``(sigma, p0, ph)`` in ``d`` from the
+    last two solutions; corrector: Newton–Broyden, the Jacobian carried along.
+    """
+    Q, Qh = g.q, g.qhat
+    d_star = 0.5 * (1.0 - Q)
+    solved = {}
+    for path in _path(np.unique(distances), d_star):
+        # sigma ~ |d - d*| close to d* (sigma = 0 at d*): extrapolate sigma, not
+        # sigma^2; the first step uses that slope (measured ~1 at alpha = 0.3-0.7)
+        hist = [(d_star, np.array([0.0, Q, Qh]))]
+        jac = None
+        for d in path:
+            if len(hist) >= 2:
+                (da, ya), (db, yb) = hist[-2], hist[-1]
+                y = yb + (yb - ya) * (d - db) / (db - da)
+            else:
+                y = np.array([abs(d - d_star), Q, Qh])
+            guess = np.array([max(y[0], 1e-6) ** 2, y[1], y[2]])
+            r, x, jac_new = _solve_point(1.0 - 2.0 * d, alpha, kappa, Q, Qh, guess, jac)
+            # fallbacks: fresh Jacobian, smaller sigma (sigma -> 0 as alpha -> 0)
+            for shrink in (1.0, 0.3, 0.1, 0.03):
+                if r["converged"]:
+                    break
+                guess[0] = (shrink * max(y[0], abs(d - d_star))) ** 2
+                r, x, jac_new = _solve_point(1.0 - 2.0 * d, alpha, kappa, Q, Qh, guess)
+            solved[d] = r
+            if r["converged"]:
+                hist.append((d, np.array([np.sqrt(x[0]), x[1], x[2]])))
+                jac = jac_new
+    return solved
 
 
 def fp_binary_curve(alpha, distances, kappa=0.0) -> LocalEntropyCurve:
@@ -264,33 +393,9 @@ def fp_binary_curve(alpha, distances, kappa=0.0) -> LocalEntropyCurve:
     g = gardner_binary(alpha, kappa)
     Q, Qh = g.q, g.qhat
     d_star = 0.5 * (1.0 - Q)
-    n = distances.size
-    keys = ("q1", "q1hat", "phat", "p0", "p0hat", "value", "residual", "converged")
-    out = {k: np.full(n, np.nan) for k in keys}
-    out["converged"] = np.zeros(n, dtype=bool)
-    # continuation from the exact solution at d*: geometric intermediate steps so that
-    # Newton always starts close to the solution
-    below_t = np.sort(distances[distances <= d_star])[::-1]
-    above_t = np.sort(distances[distances > d_star])
-    path_below = np.unique(
-        np.concatenate([below_t, d_star * 0.85 ** np.arange(1, 60)])
-    )[::-1]
-    path_below = path_below[path_below >= (below_t.min() if below_t.size else d_star)]
-    path_above = np.unique(np.concatenate([above_t, np.arange(d_star, 0.5, 0.03)[1:]]))
-    path_above = path_above[path_above <= (above_t.max() if above_t.size else d_star)]
-    solved = {}
-    for path in (path_below, path_above):
-        guess = (Q, Qh, Q, Qh)
-        for d in path:
-            r = fp_binary(d, alpha, kappa, gardner=g, guess=guess)
-            solved[d] = r
-            if r["converged"]:
-                guess = (r["q1"], r["phat"], r["p0"], r["p0hat"])
-    for i, d in enumerate(distances):
-        r = solved[d]
-        for k in keys:
-            out[k][i] = r[k]
+    solved = _follow(alpha, distances, kappa, g)
     params = ("q1", "q1hat", "phat", "p0", "p0hat")
+    rows = [solved[d] for d in distances]
     return LocalEntropyCurve(
         kind="typical",
         model="perceptron-binary",
@@ -298,33 +403,35 @@ def fp_binary_curve(alpha, distances, kappa=0.0) -> LocalEntropyCurve:
         kappa=float(kappa),
         approximation="RS (Franz-Parisi, reference from the Gardner measure)",
         distances=distances,
-        local_entropy=out["value"],
-        order_parameters={k: out[k] for k in params},
-        converged=out["converged"],
-        residual=out["residual"],
+        local_entropy=np.array([r["value"] for r in rows]),
+        order_parameters={k: np.array([r[k] for r in rows]) for k in params},
+        converged=np.array([r["converged"] for r in rows], dtype=bool),
+        residual=np.array([r["residual"] for r in rows]),
         reference={"q": Q, "qhat": Qh, "gardner_entropy": g.value, "d_star": d_star},
     )
 
 
-def fp_positive_distance(alpha, kappa=0.0, d_lo=1e-3, xtol=1e-6) -> float:
+def fp_positive_distance(alpha, kappa=0.0, d_lo=2e-4, xtol=1e-7) -> float:
     """Smallest ``d`` above which the typical Franz–Parisi curve becomes positive.
 
-    Scans a grid on ``[d_lo, d*]`` and refines the sign change with Brent's method.
+    Follows the curve from ``d*`` down to ``d_lo`` and refines the sign change with
+    Brent's method (Newton started from the bracketing solution).
     """
     g = gardner_binary(alpha, kappa)
     d_star = 0.5 * (1.0 - g.q)
-    grid = np.geomspace(d_lo, d_star, 30)
+    grid = d_star * 0.8 ** np.arange(1, int(np.log(d_lo / d_star) / np.log(0.8)) + 1)
     curve = fp_binary_curve(alpha, grid, kappa)
-    s = curve.local_entropy
-    idx = np.nonzero(s > 0)[0]
-    if idx.size == 0 or idx[0] == 0:
-        return float("nan") if idx.size == 0 else float(grid[0])
-    i = idx[0]
+    s = np.where(curve.converged, curve.local_entropy, np.nan)
+    neg = np.nonzero(s < 0)[0]
+    if neg.size == 0:
+        return float("nan")
+    i = neg[0]  # grid is decreasing: grid[i-1] > 0 > grid[i]
     op = curve.order_parameters
-    guess = {"q": tuple(op[k][i] for k in ("q1", "phat", "p0", "p0hat"))}
+    p_hi = 1.0 - 2.0 * grid[i - 1]
+    q1_min = _q1_min(p_hi, g.q, op["p0"][i - 1])
+    guess = (op["q1"][i - 1] - q1_min, op["p0"][i - 1], op["phat"][i - 1])
 
     def f(d):
-        r = fp_binary(d, alpha, kappa, gardner=g, guess=guess["q"])
-        return r["value"]
+        return fp_binary(d, alpha, kappa, gardner=g, guess=guess)["value"]
 
-    return optimize.brentq(f, grid[i - 1], grid[i], xtol=xtol)
+    return optimize.brentq(f, grid[i], grid[i - 1], xtol=xtol)
