@@ -194,6 +194,24 @@ def test_curve_export():
     assert attrs["kind"] == "typical" and attrs["alpha"] == 0.5
 
 
+# ------------------------------------------------------------- teacher-student
+def test_teacher_curve_equals_ts_entropy_at_typical_distance():
+    g = theory.generalization_error(0.5)
+    d_star = 0.5 * (1.0 - g.q)
+    c = theory.local_entropy_teacher(0.5, [d_star])
+    assert c.converged.all()
+    assert c.local_entropy[0] == pytest.approx(g.entropy, abs=1e-8)
+    assert c.order_parameters["q1"][0] == pytest.approx(g.q, abs=1e-8)
+
+
+@pytest.mark.slow
+def test_teacher_curve_below_h2():
+    c = theory.local_entropy_teacher(0.5, [0.01, 0.1])
+    assert c.converged.all()
+    assert np.all(c.local_entropy < c.upper_bound)
+    assert np.all(np.diff(c.local_entropy) > 0)
+
+
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize(
     "call, match",

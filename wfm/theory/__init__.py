@@ -21,6 +21,10 @@ one-line message such as ``"alpha must be > 0, got -1.0"``):
 ``generalization_error(alpha) -> GeneralizationResult``
     Gibbs learning, binary teacher–student, RS/Nishimori: fields ``alpha, epsilon, q,
     qhat, entropy, phase, converged, residual, approximation``.
+``local_entropy_teacher(alpha, distances)``
+    Local entropy around the teacher (binary teacher–student, kappa = 0): the
+    Franz–Parisi potential of the teacher–student ensemble -> ``LocalEntropyCurve``
+    (``kind="teacher"``; order parameters ``q1, q1hat, phat``).
 ``binary_entropy(d)``: the upper bound ``H2(d)``.
 
 ``LocalEntropyCurve`` fields: ``kind, model, alpha, kappa, approximation, distances,
@@ -49,6 +53,7 @@ from .gardner import (
     spherical_capacity,
 )
 from .large_deviation import ld_binary_curve
+from .teacher_student import ts_binary_curve
 
 __all__ = [
     "GardnerResult",
@@ -59,6 +64,7 @@ __all__ = [
     "gardner_entropy",
     "generalization_error",
     "local_entropy_large_deviation",
+    "local_entropy_teacher",
     "local_entropy_typical",
     "typical_positive_distance",
 ]
@@ -171,6 +177,17 @@ def local_entropy_large_deviation(
     _check_model(model, ("perceptron-binary",))
     d = _check_distances(distances)
     return ld_binary_curve(alpha, d, kappa)
+
+
+def local_entropy_teacher(alpha, distances) -> LocalEntropyCurve:
+    """Local entropy around the teacher (binary teacher–student perceptron, RS).
+
+    See :mod:`wfm.theory.teacher_student`; ``0 < alpha < 1.2447`` (the
+    perfect-generalisation transition).
+    """
+    alpha = _check_real("alpha", alpha, lo=0.0)
+    d = _check_distances(distances)
+    return ts_binary_curve(alpha, d)
 
 
 def typical_positive_distance(alpha, kappa=0.0) -> float:
