@@ -609,6 +609,7 @@ def local_entropy_of_run(
         ``"/local_entropy/<name>"``.
     result : LocalEntropyResult
     """
+    from wfm.config import MACHINE_MODELS
     from wfm.errors import ConfigError
     from wfm.store import append_group, open_run
 
@@ -632,16 +633,23 @@ def local_entropy_of_run(
         ref = run.weights
     kappa = run.config.model.kappa if run.config is not None else 0.0
     seed = run.config.seed if run.config is not None else 0
-    result = local_entropy(
+    model = run.config.model if run.config is not None else None
+    measure, extra = local_entropy, {"kappa": kappa}
+    if model is not None and model.name in MACHINE_MODELS:  # committee / parity
+        from wfm.measures.local_entropy_machine import machine_local_entropy_measure
+
+        measure = machine_local_entropy_measure
+        extra = {"architecture": model.name, "k": int(model.k)}
+    result = measure(
         run.patterns,
         run.labels,
         ref,
         method=method,
         distances=distances,
         lambdas=lambdas,
-        kappa=kappa,
         rng=np.random.default_rng([seed, 4]),  # own stream, reproducible per run
         progress=progress,
+        **extra,
         **bp_params,
     )
     name = name or (reference if method == "bp" else f"{reference}_exact")

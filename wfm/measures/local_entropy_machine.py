@@ -28,7 +28,12 @@ from wfm.measures.local_entropy import (
     default_lambdas,
 )
 
-__all__ = ["MACHINE_DEFAULTS", "machine_local_entropy"]
+__all__ = [
+    "MACHINE_DEFAULTS",
+    "machine_local_entropy",
+    "machine_local_entropy_exact",
+    "machine_local_entropy_measure",
+]
 
 MACHINE_DEFAULTS = {
     "max_sweeps": 400,
@@ -180,3 +185,73 @@ def machine_local_entropy(
         },
         branch=np.zeros(m, np.int8),
     )
+
+
+def machine_local_entropy_exact(patterns, labels, reference, *, architecture, k):
+    """S(d) = ln(counts[j]) / N_w at d = j / N_w by exhaustive enumeration
+    (:func:`wfm.kernels.enumerate.count_solutions_by_distance`, N_w ≲ 30)."""
+    from wfm.kernels.enumerate import (
+        count_solutions_by_distance,
+        exact_local_entropy,
+        exact_total_entropy,
+    )
+
+    patterns = np.asarray(patterns)
+    ref = np.asarray(reference)
+    if architecture == "committee-full":
+        ref = ref.reshape(int(k), patterns.shape[1])
+    counts = count_solutions_by_distance(
+        patterns, labels, ref, architecture=architecture, k=int(k)
+    )
+    n = counts.size - 1
+    d, s = exact_local_entropy(counts, n)
+    nan = np.full(d.size, np.nan)
+    return LocalEntropyResult(
+        "exact", n, d, s, nan, nan.copy(), 1.0 - 2.0 * d, nan.copy(),
+        np.ones(d.size, bool), np.zeros(d.size, np.int64), 0.0,
+        exact_total_entropy(counts, n), counts=counts,
+        params={
+            "architecture": architecture,
+            "k": int(k),
+            "alpha": patterns.shape[0] / n,
+            "n_solutions": int(counts.sum()),
+            "interpolated": False,
+        },
+    )  # fmt: skip
+
+
+def machine_local_entropy_measure(
+    patterns,
+    labels,
+    reference,
+    *,
+    architecture,
+    k,
+    method="bp",
+    distances=None,
+    lambdas=None,
+    rng=None,
+    progress=False,
+    **bp_params,
+) -> LocalEntropyResult:
+    """BP or exact local entropy of a machine reference, optionally at ``distances``
+    (the machine counterpart of :func:`wfm.measures.local_entropy.local_entropy`)."""
+    if method == "exact":
+        if bp_params:
+            raise ValueError(
+                f"the exact method takes no BP parameters, got {sorted(bp_params)}"
+            )
+        result = machine_local_entropy_exact(
+            patterns, labels, reference, architecture=architecture, k=k
+        )
+    else:
+        if lambdas is None and distances is not None:
+            dd = np.clip(np.asarray(distances, float), 1e-6, 0.5)
+            lambdas = np.unique(
+                np.append(default_lambdas(), np.arctanh(1.0 - 2.0 * dd))
+            )[::-1]
+        result = machine_local_entropy(
+            patterns, labels, reference, architecture=architecture, k=k,
+            lambdas=lambdas, rng=rng, progress=progress, **bp_params,
+        )  # fmt: skip
+    return result if distances is None else result.at(distances)
