@@ -42,6 +42,8 @@ def curves_from_file(path):
             f"{cfg.learner.name}, N={cfg.model.n}, α={cfg.data.alpha:g}"
             f" ({cfg.data.kind})"
         )
+        if cfg.model.name in ("committee-tree", "committee-full", "parity"):
+            run_label = f"{cfg.model.name} K={cfg.model.k}, {run_label}"
     for group in run.extra_groups():
         parts = group.strip("/").split("/")
         if parts[0] == "local_entropy" and len(parts) == 2:
