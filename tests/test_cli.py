@@ -138,6 +138,28 @@ def test_theory_writes_group_and_show_lists_it(tmp_path, capsys):
     assert "/theory/capacity_kappa0" in stdout
 
 
+def test_theory_teacher_local_entropy(tmp_path, capsys):
+    """--kind teacher: the curve around the teacher, stored and below H2(d)."""
+    out = tmp_path / "t.h5"
+    code, stdout, err = run_cli(
+        capsys, "theory", "local-entropy", "--alpha", "0.5", "--kind", "teacher",
+        "--distances", "0.05", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    arrays = json.loads(stdout)["arrays"]
+    s = np.asarray(arrays["local_entropy"])
+    assert np.all(np.asarray(arrays["converged"]))
+    assert np.all(s < np.asarray(arrays["upper_bound"]))
+    assert s[0] == pytest.approx(0.1106, abs=2e-3)  # measured around N=1001 teachers
+    group = open_run(out).group("theory/local_entropy_teacher_alpha0.5_kappa0")
+    assert group.attrs["kind"] == "teacher"
+    code, _, err = run_cli(
+        capsys, "theory", "local-entropy", "--alpha", "0.5", "--kind", "teacher",
+        "--kappa", "0.5",
+    )  # fmt: skip
+    assert code == 2 and "kappa = 0 only" in err
+
+
 def test_bench_bp_json(capsys):
     code, stdout, err = run_cli(
         capsys, "bench", "bp", "--n", "51", "--alpha", "0.5", "--sweeps", "2", "--json"

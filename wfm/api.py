@@ -150,8 +150,10 @@ def theory_result(
     alpha : float
         Load (not used for ``capacity``).
     kappa : float
-    kind : {"typical", "large-deviation"}
-        For ``local-entropy``.
+    kind : {"typical", "large-deviation", "teacher"}
+        For ``local-entropy``: typical solutions of the storage problem
+        (Franz–Parisi), the densest regions (large deviation), or the teacher of a
+        teacher–student instance (a typical solution of that ensemble).
     distances : array_like, optional
         For ``local-entropy``; default 30 points in ``[0.005, 0.3]``.
 
@@ -182,9 +184,15 @@ def theory_result(
             curve = theory.local_entropy_typical(alpha, distances, kappa, model)
         elif kind == "large-deviation":
             curve = theory.local_entropy_large_deviation(alpha, distances, kappa, model)
+        elif kind == "teacher":
+            if kappa != 0.0 or model != "perceptron-binary":
+                raise ConfigError(
+                    "kind teacher is the binary perceptron at kappa = 0 only"
+                )
+            curve = theory.local_entropy_teacher(alpha, distances)
         else:
             raise ConfigError(
-                f"kind must be one of typical, large-deviation; got {kind!r}"
+                f"kind must be one of typical, large-deviation, teacher; got {kind!r}"
             )
         name = f"local_entropy_{kind}_alpha{alpha:g}_kappa{kappa:g}"
         return name, curve.to_arrays(), curve.attrs()

@@ -84,7 +84,9 @@ def _parser():
     p.add_argument("--model", default="perceptron-binary")
     p.add_argument("--alpha", type=float)
     p.add_argument("--kappa", type=float, default=0.0)
-    p.add_argument("--kind", default="typical", choices=["typical", "large-deviation"])
+    p.add_argument(
+        "--kind", default="typical", choices=["typical", "large-deviation", "teacher"]
+    )
     p.add_argument("--distances", type=float, nargs="+")
     p.add_argument("--name", help="group name under /theory (default from params)")
     p.add_argument("--out", help="append the result to this .h5 file")
