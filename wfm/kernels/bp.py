@@ -21,7 +21,8 @@ so with ``a = (kappa sqrt N - omega_c) / sqrt V_c`` and ``b = |s| / sqrt V_c``
     u_{mu,i} = sign(s) * g,   g = (ln H(a - b) - ln H(a + b)) / 2,
     t_{mu,i} = sign(s) * (H(a - b) - H(a + b)) / (H(a - b) + H(a + b)).
 
-One erfc pair, one log and one exp (two with damping) per edge: tanh goes through
+One erfc pair and one log per edge (plus one exp with damping): the cavity
+magnetisations come from the tanh addition formula, other tanh's from
 :func:`fast_tanh`. Tails (``a + b > 25``) go to log space with the asymptotic series of
 ``ln H``; ``g`` is clamped at 30 as in the reference Julia code, ``V_c`` floored at
 ``1e-12``: no NaN or inf at any field.
@@ -44,6 +45,9 @@ from wfm._numba import njit, pnjit, prange
 LOG_H_SWITCH = 25.0  # above: asymptotic ln H (erfc would underflow past ~37)
 FIELD_MAX = 30.0  # clamp of factor->variable fields, as in BinaryCommitteeMachineFBP.jl
 V_MIN = 1e-12  # floor of cavity variances
+# the tanh addition formula is used only away from saturation, where 1 - m^2 keeps
+# full relative precision (it enters the cavity variance, tiny when all m saturate)
+RATIONAL_MAX_MAG = 0.999
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -99,18 +103,27 @@ def focusing_field(h, gamma, r):
 
 
 @njit
-def _factor_update(s, mu, u, t, H, kappa_sqrt_n, damping, mc):
+def _factor_update(s, mu, u, t, H, M, kappa_sqrt_n, damping, mc):
     """Update the messages of factor ``mu`` in place from total fields ``H``.
 
     ``H`` (the shard's view of the total fields) is refreshed with the change of
-    ``u`` at once, so consecutive factors of a shard see each other (sequential BP).
+    ``u`` at once, so consecutive factors of a shard see each other (sequential BP);
+    ``M = tanh(H)`` is kept alongside so that the cavity magnetisations come from
+    ``tanh(H - u) = (M - t) / (1 - M t)``: a division instead of an exp per edge.
+    Near saturation (``|M|`` or ``|m| >= 0.999``) that identity would lose the
+    relative precision of ``1 - m^2``, so ``tanh(H - u)`` is evaluated instead.
     ``mc`` is scratch space of length N. Returns the largest change of ``t``.
     """
     n = s.shape[1]
     omega = 0.0
     var = 0.0
     for i in range(n):
-        m = fast_tanh(H[i] - u[mu, i])  # cavity magnetisation m_{i->mu}
+        ti = t[mu, i]
+        m = 1.0
+        if abs(M[i]) < RATIONAL_MAX_MAG:
+            m = (M[i] - ti) / (1.0 - M[i] * ti)
+        if abs(m) >= RATIONAL_MAX_MAG:
+            m = fast_tanh(H[i] - u[mu, i])  # cavity magnetisation m_{i->mu}
         mc[i] = m
         omega += s[mu, i] * m
         var += 1.0 - m * m
@@ -143,7 +156,15 @@ def _factor_update(s, mu, u, t, H, kappa_sqrt_n, damping, mc):
         diff = abs(tg - t[mu, i])
         if diff > maxdiff:
             maxdiff = diff
-        H[i] += g - u_old
+        h = H[i] + (g - u_old)
+        H[i] = h
+        # tanh(cavity + g) from the two tanh's, with the same guard as above
+        mn = 1.0
+        if abs(m) < RATIONAL_MAX_MAG:
+            mn = (m + tg) / (1.0 + m * tg)
+        if abs(mn) >= RATIONAL_MAX_MAG:
+            mn = fast_tanh(h)
+        M[i] = mn
         u[mu, i] = g
         t[mu, i] = tg
     return maxdiff
@@ -159,12 +180,14 @@ def _make_sweep(parallel):
         kappa_sqrt_n = kappa * math.sqrt(n)
         for k in loop(shards):
             H = Hs[k]
+            M = np.empty(n)
             for i in range(n):
                 H[i] = U[i] + ext[i] + f[i]
+                M[i] = fast_tanh(H[i])
             mc = np.empty(n)
             dk = 0.0
             for j in range(k * p // shards, (k + 1) * p // shards):
-                d = _factor_update(s, perm[j], u, t, H, kappa_sqrt_n, damping, mc)
+                d = _factor_update(s, perm[j], u, t, H, M, kappa_sqrt_n, damping, mc)
                 if d > dk:
                     dk = d
             diffs[k] = dk
