@@ -140,6 +140,7 @@ def theory_result(
     kappa: float = 0.0,
     kind: str = "typical",
     distances=None,
+    progress: bool = False,
 ) -> tuple[str, dict, dict]:
     """Compute a :mod:`wfm.theory` quantity as (group name, arrays, attrs).
 
@@ -155,7 +156,10 @@ def theory_result(
         (Franz–Parisi), the densest regions (large deviation), or the teacher of a
         teacher–student instance (a typical solution of that ensemble).
     distances : array_like, optional
-        For ``local-entropy``; default 30 points in ``[0.005, 0.3]``.
+        For ``local-entropy``; default 30 points in ``[0.005, 0.3]`` (12 for the
+        slow large-deviation solver).
+    progress : bool
+        Progress bar over the distances of the slower curves.
 
     Returns
     -------
@@ -179,17 +183,20 @@ def theory_result(
         return f"entropy_alpha{alpha:g}_kappa{kappa:g}", {}, r.attrs()
     if quantity == "local-entropy":
         if distances is None:
-            distances = np.linspace(0.005, 0.3, 30)
+            n = 12 if kind == "large-deviation" else 30
+            distances = np.linspace(0.005, 0.3, n)
         if kind == "typical":
             curve = theory.local_entropy_typical(alpha, distances, kappa, model)
         elif kind == "large-deviation":
-            curve = theory.local_entropy_large_deviation(alpha, distances, kappa, model)
+            curve = theory.local_entropy_large_deviation(
+                alpha, distances, kappa, model, progress=progress
+            )
         elif kind == "teacher":
             if kappa != 0.0 or model != "perceptron-binary":
                 raise ConfigError(
                     "kind teacher is the binary perceptron at kappa = 0 only"
                 )
-            curve = theory.local_entropy_teacher(alpha, distances)
+            curve = theory.local_entropy_teacher(alpha, distances, progress=progress)
         else:
             raise ConfigError(
                 f"kind must be one of typical, large-deviation, teacher; got {kind!r}"

@@ -294,6 +294,7 @@ def _cmd_theory(args):
         kappa=args.kappa,
         kind=args.kind,
         distances=args.distances,
+        progress=not args.quiet,
     )
     name = args.name or name
     if args.out:

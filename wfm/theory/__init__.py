@@ -163,7 +163,7 @@ def local_entropy_typical(
 
 
 def local_entropy_large_deviation(
-    alpha, distances, kappa=0.0, model="perceptron-binary"
+    alpha, distances, kappa=0.0, model="perceptron-binary", progress=False
 ) -> LocalEntropyCurve:
     """Maximal local entropy at distance ``d`` (RS, ``y -> inf``, free centre).
 
@@ -176,10 +176,10 @@ def local_entropy_large_deviation(
     kappa = _check_real("kappa", kappa)
     _check_model(model, ("perceptron-binary",))
     d = _check_distances(distances)
-    return ld_binary_curve(alpha, d, kappa)
+    return ld_binary_curve(alpha, d, kappa, progress=progress)
 
 
-def local_entropy_teacher(alpha, distances) -> LocalEntropyCurve:
+def local_entropy_teacher(alpha, distances, progress=False) -> LocalEntropyCurve:
     """Local entropy around the teacher (binary teacher–student perceptron, RS).
 
     See :mod:`wfm.theory.teacher_student`; ``0 < alpha < 1.2447`` (the
@@ -187,7 +187,7 @@ def local_entropy_teacher(alpha, distances) -> LocalEntropyCurve:
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     d = _check_distances(distances)
-    return ts_binary_curve(alpha, d)
+    return ts_binary_curve(alpha, d, progress=progress)
 
 
 def typical_positive_distance(alpha, kappa=0.0) -> float:

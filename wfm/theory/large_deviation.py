@@ -159,8 +159,13 @@ def ld_binary(distance, alpha, kappa=0.0, guess=None, tol=1e-10, max_iter=400):
     }
 
 
-def ld_binary_curve(alpha, distances, kappa=0.0) -> LocalEntropyCurve:
-    """Large-deviation (``y -> inf``, RS) local-entropy curve; continuation in ``d``."""
+def ld_binary_curve(alpha, distances, kappa=0.0, progress=False) -> LocalEntropyCurve:
+    """Large-deviation (``y -> inf``, RS) local-entropy curve; continuation in ``d``.
+
+    ``progress`` shows a bar over the distances (seconds to tens of seconds each).
+    """
+    from tqdm.auto import tqdm
+
     distances = np.asarray(distances, dtype=float)
     n = distances.size
     keys = ("q1", "dq1", "q0hat", "dhat", "rhat", "value", "residual")
@@ -168,7 +173,11 @@ def ld_binary_curve(alpha, distances, kappa=0.0) -> LocalEntropyCurve:
     conv = np.zeros(n, dtype=bool)
     guess = None
     # from large d (where the map converges from a generic start) down to small d
-    for i in np.argsort(distances)[::-1]:
+    order = np.argsort(distances)[::-1]
+    bar = tqdm(
+        order, disable=not progress, desc="large deviation", unit="d", leave=False
+    )
+    for i in bar:
         r = ld_binary(distances[i], alpha, kappa, guess=guess)
         for k in keys:
             out[k][i] = r[k]

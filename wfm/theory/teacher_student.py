@@ -124,8 +124,13 @@ def ts_local_entropy(distance, alpha, guess=None, tol=1e-11, max_iter=500):
     }
 
 
-def ts_binary_curve(alpha, distances) -> LocalEntropyCurve:
-    """Teacher–student Franz–Parisi curve, by continuation from ``d* = (1-R)/2``."""
+def ts_binary_curve(alpha, distances, progress=False) -> LocalEntropyCurve:
+    """Teacher–student Franz–Parisi curve, by continuation from ``d* = (1-R)/2``.
+
+    ``progress`` shows a bar over the distances (about a second each).
+    """
+    from tqdm.auto import tqdm
+
     distances = np.asarray(distances, dtype=float)
     gen = generalization_error_binary(alpha)
     if gen.phase != "poor":
@@ -134,13 +139,17 @@ def ts_binary_curve(alpha, distances) -> LocalEntropyCurve:
         )
     d_star = 0.5 * (1.0 - gen.q)
     rows = {}
+    bar = tqdm(total=distances.size, disable=not progress, desc="teacher",
+               unit="d", leave=False)  # fmt: skip
     for side in (distances[distances < d_star], distances[distances >= d_star]):
         guess = gen.q
         for d in sorted(side, key=lambda x: abs(x - d_star)):
             r = ts_local_entropy(d, alpha, guess=guess)
             rows[d] = r
+            bar.update()
             if r["converged"]:
                 guess = r["q1"]
+    bar.close()
     out = [rows[d] for d in distances]
     params = ("q1", "q1hat", "phat")
     return LocalEntropyCurve(
