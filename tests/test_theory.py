@@ -212,6 +212,84 @@ def test_teacher_curve_below_h2():
     assert np.all(np.diff(c.local_entropy) > 0)
 
 
+# --------------------------------------------------- Franz–Parisi, spherical
+def test_fps_entropic_schur_complement():
+    # ln det of the (s + n) Gram matrix vs the closed form used for s -> 0
+    from wfm.theory import franz_parisi_spherical as fps
+
+    Q, q1, p, p0 = 0.4, 0.55, 0.7, 0.3
+    for s, n in ((3, 2), (4, 3)):
+        m = np.empty((s + n, s + n))
+        m[:s, :s] = (1 - Q) * np.eye(s) + Q
+        m[s:, s:] = (1 - q1) * np.eye(n) + q1
+        u = np.full(s, p0)
+        u[0] = p
+        m[:s, s:] = u[:, None]
+        m[s:, :s] = u[None, :]
+        a = m[:s, :s]
+        c = u @ np.linalg.solve(a, u)
+        closed = (
+            np.linalg.slogdet(a)[1]
+            + (n - 1) * np.log(1 - q1)
+            + np.log(1 - q1 + n * (q1 - c))
+        )
+        assert np.linalg.slogdet(m)[1] == pytest.approx(closed, abs=1e-12)
+    # s = 0 continuation of c = u^T A^-1 u
+    c0 = ((p**2 - p0**2) - Q * (p - p0) ** 2 / (1 - Q)) / (1 - Q)
+    assert fps._c(p, p0, Q) == pytest.approx(c0, abs=1e-14)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+def test_fps_equals_gardner_at_typical_overlap(alpha):
+    from wfm.theory import franz_parisi_spherical as fps
+
+    g = theory.gardner_entropy(alpha, model="perceptron-spherical")
+    Q = g.q
+    assert fps.fp_spherical_functional(Q, Q, Q, alpha, Q) == pytest.approx(
+        g.value, abs=1e-10
+    )
+    res, _ = fps._map(Q, 0.0, Q, alpha, 0.0, Q)
+    assert np.max(np.abs(res)) < 1e-7  # (Gardner q and FP quadratures differ slightly)
+
+
+def test_fps_curve_bounds_and_stationarity():
+    from wfm.theory import franz_parisi_spherical as fps
+
+    alpha = 0.5
+    q = np.array([0.1, 0.5, 0.9, 0.99])
+    c = theory.local_entropy_typical(alpha, (1 - q) / 2, model="perceptron-spherical")
+    g = theory.gardner_entropy(alpha, model="perceptron-spherical")
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    arrays = c.to_arrays()
+    bound = 0.5 * np.log(1 - q**2)
+    assert np.allclose(arrays["upper_bound"], bound)
+    assert np.allclose(arrays["overlap"], q)
+    s = c.local_entropy
+    assert np.all(s < bound) and np.all(s < g.value)
+    # not isolated: S - bound -> 0 like sqrt(1 - q)
+    gap = bound - s
+    assert gap[3] < gap[2] < gap[1]
+    assert gap[2] / gap[3] == pytest.approx(np.sqrt(10), rel=0.15)
+    # stationarity in (q1, p0) by central differences
+    h = 1e-5
+    for i in (1, 2):
+        q1, p0 = c.order_parameters["q1"][i], c.order_parameters["p0"][i]
+        f = fps.fp_spherical_functional
+        d1 = (f(q[i], q1 + h, p0, alpha, g.q) - f(q[i], q1 - h, p0, alpha, g.q)) / 2 / h
+        d2 = (f(q[i], q1, p0 + h, alpha, g.q) - f(q[i], q1, p0 - h, alpha, g.q)) / 2 / h
+        assert abs(d1) < 1e-6 and abs(d2) < 1e-6
+        assert f(q[i], q1, p0, alpha, g.q) == pytest.approx(s[i], abs=1e-12)
+
+
+def test_fps_small_alpha_approaches_bound():
+    q = np.array([0.5, 0.9])
+    c = theory.local_entropy_typical(0.01, (1 - q) / 2, model="perceptron-spherical")
+    assert c.converged.all()
+    bound = 0.5 * np.log(1 - q**2)
+    assert np.all(c.local_entropy <= bound)
+    assert np.allclose(c.local_entropy, bound, atol=0.03)
+
+
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize(
     "call, match",
@@ -221,6 +299,12 @@ def test_teacher_curve_below_h2():
         (lambda: theory.capacity(kappa=float("nan")), "kappa must be finite"),
         (lambda: theory.local_entropy_typical(0.0, [0.1]), "alpha must be > 0.0"),
         (lambda: theory.local_entropy_typical(0.5, [0.6]), "distances must lie"),
+        (
+            lambda: theory.local_entropy_typical(
+                2.5, [0.1], model="perceptron-spherical"
+            ),
+            "spherical capacity",
+        ),
         (lambda: theory.local_entropy_large_deviation(0.5, []), "non-empty"),
         (lambda: theory.generalization_error("a"), "alpha must be a real number"),
     ],

@@ -13,6 +13,8 @@ one-line message such as ``"alpha must be > 0, got -1.0"``):
     ``1/int_{-k}^inf Dt (t+k)^2`` (2 at kappa = 0).
 ``local_entropy_typical(alpha, distances, kappa=0.0, model="perceptron-binary")``
     RS Franz–Parisi curve around equilibrium solutions -> ``LocalEntropyCurve``.
+    Spherical model: log volume *fraction* of the sphere at overlap ``q = 1 - 2d``
+    with the reference (exact: convex solution space); bound ``ln(1 - q^2)/2``.
 ``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=...)``
     RS ``y -> inf`` large-deviation curve (densest regions, unconstrained centre)
     -> ``LocalEntropyCurve``.
@@ -43,6 +45,7 @@ import numpy as np
 
 from ._results import LocalEntropyCurve, binary_entropy
 from .franz_parisi import fp_binary_curve, fp_positive_distance
+from .franz_parisi_spherical import fp_spherical_curve
 from .gardner import (
     GardnerResult,
     GeneralizationResult,
@@ -146,19 +149,29 @@ def local_entropy_typical(
     alpha : float
         Load, ``0 < alpha < capacity``.
     distances : array_like
-        Hamming distances ``d in (0, 0.5)``.
+        Hamming distances ``d in (0, 0.5)`` (spherical: ``d = (1 - q)/2`` with ``q``
+        the overlap ``W . W~/N``).
     kappa : float
-    model : {"perceptron-binary"}
+    model : {"perceptron-binary", "perceptron-spherical"}
 
     Returns
     -------
     LocalEntropyCurve
-        ``kind="typical"``; order parameters ``q1, q1hat, phat, p0, p0hat``.
+        ``kind="typical"``; order parameters ``q1, q1hat, phat, p0, p0hat``
+        (binary) or ``overlap, q1, p0`` (spherical, see
+        :mod:`wfm.theory.franz_parisi_spherical`).
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     kappa = _check_real("kappa", kappa)
-    _check_model(model, ("perceptron-binary",))
+    _check_model(model)
     d = _check_distances(distances)
+    if model == "perceptron-spherical":
+        alpha_c = spherical_capacity(kappa)
+        if alpha >= alpha_c:
+            raise ValueError(
+                f"alpha must be < spherical capacity {alpha_c:.6g}, got {alpha}"
+            )
+        return fp_spherical_curve(alpha, d, kappa)
     return fp_binary_curve(alpha, d, kappa)
 
 

@@ -57,7 +57,15 @@ class LocalEntropyCurve:
 
     @property
     def upper_bound(self) -> np.ndarray:
-        """``H2(d)``, the log-number of all configurations at distance ``d``."""
+        """Log-measure of all configurations at distance ``d`` (no constraint).
+
+        Binary: ``H2(d)``. Spherical (``model="perceptron-spherical"``): the log
+        fraction of the sphere at overlap ``q = 1 - 2d``, ``(1/2) ln(1 - q^2)``.
+        """
+        if self.model == "perceptron-spherical":
+            q = 1.0 - 2.0 * np.asarray(self.distances, dtype=float)
+            with np.errstate(divide="ignore"):
+                return 0.5 * np.log1p(-q * q)
         return binary_entropy(self.distances)
 
     def to_arrays(self) -> dict:
