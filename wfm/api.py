@@ -175,12 +175,16 @@ def theory_result(
     if quantity == "capacity":
         value = theory.capacity(model=model, kappa=kappa)
         attrs = {"kind": "capacity", "model": model, "kappa": kappa, "value": value}
-        return f"capacity_kappa{kappa:g}", {}, attrs
+        return f"capacity{_model_tag(model)}_kappa{kappa:g}", {}, attrs
     if alpha is None:
         raise ConfigError(f"theory {quantity} needs --alpha")
     if quantity == "entropy":
         r = theory.gardner_entropy(alpha, kappa=kappa, model=model)
-        return f"entropy_alpha{alpha:g}_kappa{kappa:g}", {}, r.attrs()
+        return (
+            f"entropy{_model_tag(model)}_alpha{alpha:g}_kappa{kappa:g}",
+            {},
+            r.attrs(),
+        )
     if quantity == "local-entropy":
         if distances is None:
             n = 12 if kind == "large-deviation" else 30
@@ -201,12 +205,17 @@ def theory_result(
             raise ConfigError(
                 f"kind must be one of typical, large-deviation, teacher; got {kind!r}"
             )
-        name = f"local_entropy_{kind}_alpha{alpha:g}_kappa{kappa:g}"
+        name = f"local_entropy_{kind}{_model_tag(model)}_alpha{alpha:g}_kappa{kappa:g}"
         return name, curve.to_arrays(), curve.attrs()
     raise ConfigError(
         f"theory quantity must be one of entropy, local-entropy, capacity; "
         f"got {quantity!r}"
     )
+
+
+def _model_tag(model):
+    """Group-name tag: empty for the binary perceptron (the default), else the model."""
+    return "" if model == "perceptron-binary" else "_" + model.replace("-", "_")
 
 
 def store_theory(path, name, arrays, attrs):
