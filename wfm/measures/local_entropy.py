@@ -371,6 +371,9 @@ def local_entropy_bp(
         "max_sweeps": int(p["max_sweeps"]),
         "damping": float(p["damping"]),
         "shards": int(shards),
+        # how q_derivative (and so `consistency`) was computed: 0 = differences along
+        # the scan (coarse grids make it a truncation error), else BP at lambda ± step
+        "derivative_step": float(p["derivative_step"]),
         "interpolated": False,
         "up_scan": bool(np.any(branch == 1)),
         "frozen_down_scan": frozen,
