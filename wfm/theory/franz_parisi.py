@@ -111,18 +111,16 @@ def _entropic(q1h, ph, Q, Qh, p0h=None, clip=False):
     return g_s, tanh2, mtanh, dg_dp0h
 
 
-def _energetic(q1, p, Q, kappa, p0=None):
-    """Energetic term: ``(G_E, <[phi(c)/H(c)]^2>_E)``."""
-    if p0 is None:
-        p0 = Q
-    sig2 = q1 - p0**2 / Q - (p - p0) ** 2 / (1.0 - Q)
-    if sig2 < -1e-5 or q1 >= 1.0:  # tolerance: finite differences at sigma = 0
-        return np.nan, np.nan
-    sig = np.sqrt(max(sig2, 0.0))
-    z0, wz = hermite_nodes(_N_Z0)
-    v, wv = hermite_nodes(_N_V)
+def _reference_stability_nodes(z0, Q, kappa):
+    """Quadrature of the reference's stability given that it is a solution.
+
+    For each ``z0`` the cavity part ``x ~ N(0, 1 - Q)`` is truncated at the threshold
+    ``x0 = kappa - sqrt(Q) z0`` (the reference satisfies the pattern); graded panels
+    from the threshold resolve the Gaussian tail. Returns nodes ``x`` (n_z0, n_x) and
+    weights ``wx`` normalised per ``z0``.
+    """
     sx = np.sqrt(1.0 - Q)
-    x0 = kappa - np.sqrt(Q) * z0  # threshold on x for the reference to be a solution
+    x0 = kappa - np.sqrt(Q) * z0
     length = np.where(
         x0 > 0,
         np.minimum(40.0 * sx**2 / np.maximum(x0, 1e-300), 10.0 * sx),
@@ -134,6 +132,20 @@ def _energetic(q1, p, Q, kappa, p0=None):
     logw -= logw.max(axis=1, keepdims=True)
     wx = np.exp(logw)
     wx /= wx.sum(axis=1, keepdims=True)
+    return x, wx
+
+
+def _energetic(q1, p, Q, kappa, p0=None):
+    """Energetic term: ``(G_E, <[phi(c)/H(c)]^2>_E)``."""
+    if p0 is None:
+        p0 = Q
+    sig2 = q1 - p0**2 / Q - (p - p0) ** 2 / (1.0 - Q)
+    if sig2 < -1e-5 or q1 >= 1.0:  # tolerance: finite differences at sigma = 0
+        return np.nan, np.nan
+    sig = np.sqrt(max(sig2, 0.0))
+    z0, wz = hermite_nodes(_N_Z0)
+    v, wv = hermite_nodes(_N_V)
+    x, wx = _reference_stability_nodes(z0, Q, kappa)
     m = (p0 / np.sqrt(Q)) * z0[:, None] + (p - p0) / (1.0 - Q) * x
     c = (kappa - m[..., None] - sig * v) / np.sqrt(1.0 - q1)
     inner_lh = log_H(c) @ wv
@@ -158,20 +170,8 @@ def _energetic_all(q1, p, Q, kappa, p0):
     sig = np.sqrt(max(sig2, 0.0))
     z0, wz = hermite_nodes(_N_Z0)
     v, wv = hermite_nodes(_N_V)
-    sx = np.sqrt(1.0 - Q)
     s1 = np.sqrt(1.0 - q1)
-    x0 = kappa - np.sqrt(Q) * z0
-    length = np.where(
-        x0 > 0,
-        np.minimum(40.0 * sx**2 / np.maximum(x0, 1e-300), 10.0 * sx),
-        -x0 + 10.0 * sx,
-    )
-    e, we = graded_panels(length)
-    x = x0[:, None] + e
-    logw = np.log(we) - 0.5 * (x / sx) ** 2
-    logw -= logw.max(axis=1, keepdims=True)
-    wx = np.exp(logw)
-    wx /= wx.sum(axis=1, keepdims=True)
+    x, wx = _reference_stability_nodes(z0, Q, kappa)
     w2 = wz[:, None] * wx  # joint weight of (z0, x)
     m = (p0 / np.sqrt(Q)) * z0[:, None] + (p - p0) / (1.0 - Q) * x
     c = (kappa - m[..., None] - sig * v) / s1
