@@ -166,8 +166,9 @@ def _solves(model, n, k, alpha, seed, **params):
     if model == "parity":
         errors = parity.train_errors(res.weights, x, labels, k)
     else:
-        arch = "full" if model == "committee-full" else "tree"
-        errors = committee.train_errors(res.weights, x, labels, k, arch)
+        errors = committee.train_errors(
+            res.weights, x, labels, k, model == "committee-full"
+        )
     assert errors == res.train_errors
     return errors, res
 

@@ -36,17 +36,17 @@ def test_committee_matches_loops(arch, n_in):
     w = _pm1(rng, k, n_in) if full else _pm1(rng, n_in)
     x, labels = _pm1(rng, p, n_in), _pm1(rng, p)
     signs = _loop_votes(w, x, k, full)
-    np.testing.assert_array_equal(committee.hidden_signs(w, x, k, arch), signs)
+    np.testing.assert_array_equal(committee.hidden_signs(w, x, k, full), signs)
     np.testing.assert_array_equal(
-        committee.output(w, x, k, arch), np.sign(signs.sum(1))
+        committee.output(w, x, k, full), np.sign(signs.sum(1))
     )
     expected = int(sum(labels[mu] * signs[mu].sum() <= 0 for mu in range(p)))
-    assert committee.train_errors(w, x, labels, k, arch) == expected
+    assert committee.train_errors(w, x, labels, k, full) == expected
     stride = 0 if full else n_in // k
-    wk = committee.unit_weights(w, k, arch)
+    wk = committee.unit_weights(w, k, full)
     assert bpc.count_machine_errors(x, labels, wk, stride) == expected
     np.testing.assert_allclose(
-        committee.hidden_fields(w, x, k, arch) * np.sqrt(wk.shape[1]),
+        committee.hidden_fields(w, x, k, full) * np.sqrt(wk.shape[1]),
         _fields(w, x, k, full),
     )
 
@@ -100,7 +100,7 @@ def test_error_counts_agree_with_enumeration(arch):
             total += parity.train_errors(w, x, labels, k) == 0
         else:
             total += (
-                committee.train_errors(w, x, labels, k, "full" if full else "tree") == 0
+                committee.train_errors(w, x, labels, k, full) == 0
             )
     assert total == counts.sum()
 

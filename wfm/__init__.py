@@ -12,7 +12,7 @@ Public API::
 Submodules that need numba are imported lazily, so ``import wfm`` stays cheap.
 """
 
-__version__ = "0.1.0"
+from wfm._version import __version__
 
 import importlib
 

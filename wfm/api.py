@@ -128,8 +128,8 @@ def model_train_errors(model, weights, patterns, labels) -> int:
     if model.name == "parity":
         return parity.train_errors(weights, patterns, labels, model.k)
     if model.name in ("committee-tree", "committee-full"):
-        arch = "full" if model.name == "committee-full" else "tree"
-        return committee.train_errors(weights, patterns, labels, model.k, arch)
+        full = model.name == "committee-full"
+        return committee.train_errors(weights, patterns, labels, model.k, full)
     return perceptron.train_errors(weights, patterns, labels, model.kappa)
 
 

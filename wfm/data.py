@@ -96,8 +96,7 @@ def machine_output(model: str, k: int, teacher, patterns) -> np.ndarray:
     if model == "parity":
         out = parity.output(teacher, patterns, k)
     else:
-        arch = "full" if model == "committee-full" else "tree"
-        out = committee.output(teacher, patterns, k, arch)
+        out = committee.output(teacher, patterns, k, model == "committee-full")
     return np.where(out >= 0, 1, -1).astype(np.int8)
 
 

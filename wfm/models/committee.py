@@ -2,10 +2,10 @@
 
 Two architectures with ``K`` hidden units (``K`` odd, so that the vote has no tie):
 
-``"tree"``
+tree (``fully_connected=False``)
     Unit ``l`` sees the disjoint block ``xi[:, l n:(l+1) n]`` of ``N = K n`` inputs with
     weights ``W[l n:(l+1) n]``; the weights are stored flat, ``(N,)``, or ``(K, n)``.
-``"full"``
+fully connected (``fully_connected=True``)
     Every unit sees all ``N`` inputs; weights ``(K, N)`` (flattened row-major to ``K N``
     bits, as in :mod:`wfm.kernels.enumerate`).
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "ARCHITECTURES",
     "hidden_fields",
     "hidden_signs",
     "output",
@@ -29,51 +28,42 @@ __all__ = [
     "train_errors",
 ]
 
-ARCHITECTURES = ("tree", "full")
-
-
-def unit_weights(w: np.ndarray, k: int, architecture: str) -> np.ndarray:
+def unit_weights(w: np.ndarray, k: int, fully_connected: bool) -> np.ndarray:
     """The weights as a ``(K, n_in)`` float64 array (one row per hidden unit)."""
     w = np.asarray(w, dtype=np.float64)
-    if architecture == "tree":
-        return w.reshape(k, -1)
-    if architecture == "full":
-        if w.ndim == 1:
-            return w.reshape(k, -1)
-        return w
-    raise ValueError(f"architecture must be one of tree, full; got {architecture!r}")
+    return w if (fully_connected and w.ndim == 2) else w.reshape(k, -1)
 
 
-def _unnormalised_fields(w, patterns, k, architecture):
-    wk = unit_weights(w, k, architecture)
+def _unnormalised_fields(w, patterns, k, fully_connected):
+    wk = unit_weights(w, k, fully_connected)
     x = np.asarray(patterns, dtype=np.float64)
-    if architecture == "tree":
+    if not fully_connected:
         p = x.shape[0]
         # (P, K, n) . (K, n) -> (P, K)
         return np.einsum("pkn,kn->pk", x.reshape(p, k, -1), wk), wk.shape[1]
     return x @ wk.T, wk.shape[1]
 
 
-def hidden_fields(w, patterns, k: int, architecture: str = "tree") -> np.ndarray:
+def hidden_fields(w, patterns, k: int, fully_connected: bool = False) -> np.ndarray:
     """``h_l^mu = W_l . xi_l^mu / sqrt(n_in)``, float64 ``(P, K)``."""
-    fields, n_in = _unnormalised_fields(w, patterns, k, architecture)
+    fields, n_in = _unnormalised_fields(w, patterns, k, fully_connected)
     return fields / np.sqrt(n_in)
 
 
-def hidden_signs(w, patterns, k: int, architecture: str = "tree") -> np.ndarray:
+def hidden_signs(w, patterns, k: int, fully_connected: bool = False) -> np.ndarray:
     """``sign(h_l^mu)`` as int8 ``(P, K)``, ``sign(0) = 0``."""
-    fields, _ = _unnormalised_fields(w, patterns, k, architecture)
+    fields, _ = _unnormalised_fields(w, patterns, k, fully_connected)
     return np.sign(fields).astype(np.int8)
 
 
-def output(w, patterns, k: int, architecture: str = "tree") -> np.ndarray:
+def output(w, patterns, k: int, fully_connected: bool = False) -> np.ndarray:
     """``sign(sum_l sign(h_l))`` as int8 (``0`` only after hidden ties)."""
-    return np.sign(hidden_signs(w, patterns, k, architecture).sum(axis=1)).astype(
+    return np.sign(hidden_signs(w, patterns, k, fully_connected).sum(axis=1)).astype(
         np.int8
     )
 
 
-def train_errors(w, patterns, labels, k: int, architecture: str = "tree") -> int:
+def train_errors(w, patterns, labels, k: int, fully_connected: bool = False) -> int:
     """Number of patterns with ``sigma^mu sum_l sign(h_l^mu) <= 0``."""
-    votes = hidden_signs(w, patterns, k, architecture).sum(axis=1).astype(np.int64)
+    votes = hidden_signs(w, patterns, k, fully_connected).sum(axis=1).astype(np.int64)
     return int(np.count_nonzero(np.asarray(labels, dtype=np.int64) * votes <= 0))

@@ -18,12 +18,12 @@ __all__ = ["hidden_fields", "hidden_signs", "output", "train_errors"]
 
 def hidden_fields(w, patterns, k: int) -> np.ndarray:
     """``h_l^mu = W_l . xi_l^mu / sqrt(n)``, float64 ``(P, K)``."""
-    return _hidden_fields(w, patterns, k, "tree")
+    return _hidden_fields(w, patterns, k, False)
 
 
 def hidden_signs(w, patterns, k: int) -> np.ndarray:
     """``sign(h_l^mu)`` as int8 ``(P, K)``."""
-    return _hidden_signs(w, patterns, k, "tree")
+    return _hidden_signs(w, patterns, k, False)
 
 
 def output(w, patterns, k: int) -> np.ndarray:
