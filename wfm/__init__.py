@@ -5,70 +5,64 @@ Public API::
     import wfm
     spec = wfm.RunSpec(model=wfm.ModelSpec(n=1001), data=wfm.DataSpec(alpha=0.6),
                        learner=wfm.LearnerSpec("fbp"), seed=0)
-    run = wfm.run(spec, out="x.h5")
+    run = wfm.run(spec, out="x.h5")      # -> wfm.api.StoredRun
     run = wfm.open_run("x.h5")          # .config, .patterns, .labels, .weights, .trace
+    wfm.local_entropy_of_run("x.h5")    # appends /local_entropy/solution
     wfm.theory.gardner_entropy(0.5)     # replica theory (RS)
 
-Submodules that need numba are imported lazily, so ``import wfm`` stays cheap.
+Submodules that need numba, scipy or h5py are imported lazily, so ``import wfm``
+stays cheap and never fails because an optional extra is missing.
 """
-
-from wfm._version import __version__
 
 import importlib
 
+from wfm._version import __version__
 from wfm.config import DataSpec, LearnerSpec, ModelSpec, RunSpec
 from wfm.errors import (
     BPNotConvergedWarning,
     ConfigError,
     CudaUnavailableError,
     RunFileError,
+    RunInterrupted,
     WfmError,
 )
 
-
-def run(spec, out=None, progress=False, quiet=True):
-    """Run ``spec`` and store it; see :func:`wfm.api.run`."""
-    from wfm.api import run as _run
-
-    return _run(spec, out=out, progress=progress, quiet=quiet)
-
-
-def open_run(path):
-    """Open a stored run file; see :func:`wfm.store.open_run`."""
-    from wfm.store import open_run as _open_run
-
-    return _open_run(path)
-
-
-def append_group(path, name, arrays, attrs=None):
-    """Write or replace a group of a run file; see :func:`wfm.store.append_group`."""
-    from wfm.store import append_group as _append_group
-
-    return _append_group(path, name, arrays, attrs)
-
-
-def local_entropy(patterns, labels, reference, **kwargs):
-    """Local entropy S(d) of ``reference``; see :func:`wfm.measures.local_entropy`."""
-    from wfm.measures.local_entropy import local_entropy as _local_entropy
-
-    return _local_entropy(patterns, labels, reference, **kwargs)
-
-
-def plot_local_entropy(paths_or_results, out, **kwargs):
-    """Local-entropy curves with H2(d); see :func:`wfm.plot.plot_local_entropy`."""
-    from wfm.plot import plot_local_entropy as _plot
-
-    return _plot(paths_or_results, out, **kwargs)
+_API = (
+    "bench",
+    "default_out_path",
+    "load_spec",
+    "local_entropy_of_run",
+    "open_run",
+    "plot_local_entropy",
+    "quickstart",
+    "resume",
+    "run",
+    "show",
+    "store_theory",
+    "theory_result",
+    "train_errors",
+)
+_SUBMODULES = (
+    "api", "backends", "bench", "data", "learners", "measures", "models", "plot",
+    "store", "theory",
+)  # fmt: skip
 
 
 def __getattr__(name):
-    # lazy submodules: ``wfm.theory`` imports scipy only when first used
-    if name in (
-        "theory", "data", "store", "api", "models", "learners", "bench",
-        "measures", "plot",
-    ):  # fmt: skip
+    # lazy: the API functions (h5py, numba on use) and the submodules
+    if name in _API:
+        return getattr(importlib.import_module("wfm.api"), name)
+    if name in _SUBMODULES:
         return importlib.import_module(f"wfm.{name}")
     raise AttributeError(f"module 'wfm' has no attribute {name!r}")
+
+
+def local_entropy(patterns, labels, reference, **kwargs):
+    """Local entropy S(d) of ``reference`` on arrays; see
+    :func:`wfm.measures.local_entropy.local_entropy`."""
+    from wfm.measures.local_entropy import local_entropy as _local_entropy
+
+    return _local_entropy(patterns, labels, reference, **kwargs)
 
 
 __all__ = [
@@ -79,13 +73,11 @@ __all__ = [
     "LearnerSpec",
     "ModelSpec",
     "RunFileError",
+    "RunInterrupted",
     "RunSpec",
     "WfmError",
     "__version__",
-    "append_group",
     "local_entropy",
-    "open_run",
-    "plot_local_entropy",
-    "run",
     "theory",
+    *_API,
 ]

@@ -1,194 +1,527 @@
 """The public entry points behind ``wfm`` and the ``wfm`` command.
 
-Data flows one way (design.md): ``config -> data -> learner -> store``.
+Pure core, I/O at the edge (style.md #15): learners and measures take arrays and return
+result objects; this module opens files, takes locks, writes groups, installs signal
+handlers and records provenance. The command line (:mod:`wfm.cli`) calls only this
+module (through the package root).
+
+Data flows one way (design.md): ``config -> data -> learner -> store``, then
+``store -> measures/theory -> store -> plot``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from wfm.config import MACHINE_MODELS, RunSpec
-from wfm.errors import ConfigError
-from wfm.store import Run, RunWriter, append_group, open_run
+from wfm import store
+from wfm.config import RunSpec
+from wfm.errors import ConfigError, RunInterrupted
+from wfm.rng import stream, stream_keys
 
 __all__ = [
     "DEFAULT_OUT_DIR",
+    "StoredRun",
+    "bench",
     "default_out_path",
-    "model_train_errors",
+    "load_spec",
+    "local_entropy_of_run",
+    "open_run",
+    "plot_local_entropy",
+    "quickstart",
+    "resume",
     "run",
+    "show",
+    "store_theory",
     "theory_result",
+    "train_errors",
 ]
 
 #: where runs go when no output path is given (git-ignored)
 DEFAULT_OUT_DIR = Path("wfm-out")
 
+_DATA_DESCRIPTIONS = {
+    "patterns": ("training patterns xi, one per row (P, N)", "1"),
+    "labels": ("labels sigma of the patterns, ±1", "1"),
+    "teacher": ("weights of the teacher that labelled the patterns", "1"),
+}
+_SOLUTION_DESCRIPTIONS = {
+    "weights": ("the weights the learner returned ((N,), or (K, N) fully connected)",
+                "1"),
+}  # fmt: skip
+
+
+# ------------------------------------------------------------------ reading
+class StoredRun(store.Run):
+    """A stored run: :class:`wfm.store.Run` plus the parsed :class:`RunSpec`, the
+    outcome, and data regenerated from the seed when the file does not store them."""
+
+    @property
+    def config(self):
+        """The :class:`RunSpec` (``None`` for files of theory curves only)."""
+        if "_spec" not in self.__dict__:
+            d = self.config_dict
+            self.__dict__["_spec"] = None if d is None else RunSpec.from_dict(d)
+        return self.__dict__["_spec"]
+
+    @property
+    def solved(self) -> bool | None:
+        """Whether the learner reached its goal (``None`` without a solution)."""
+        if "solution" not in self.groups:
+            return None
+        attrs = self.solution.attrs
+        if "solved" in attrs:  # format 2
+            return bool(attrs["solved"])
+        return bool(attrs.get("converged")) and attrs.get("train_errors") == 0
+
+    def _regenerate_data(self):
+        from wfm.data import generate_for
+
+        d = generate_for(self.config)
+        out = {"patterns": d.patterns, "labels": d.labels}
+        if d.teacher is not None:
+            out["teacher"] = d.teacher
+        return out
+
+
+def open_run(path):
+    """Open a run file (complete or ``.partial``) for reading.
+
+    Returns
+    -------
+    StoredRun
+        ``.config`` (:class:`RunSpec`), ``.patterns``, ``.labels``, ``.teacher``,
+        ``.weights``, ``.solution``, ``.trace``, ``.group(name)``, ``.summary()``.
+
+    Raises
+    ------
+    RunFileError
+        Missing, truncated, corrupt, not a wfm file, or of an unknown format.
+    """
+    return StoredRun(path)
+
 
 def default_out_path(spec: RunSpec) -> Path:
-    """``wfm-out/<model>_<learner>_n<N>_alpha<alpha>_seed<seed>.h5``."""
+    """``wfm-out/<model>_<learner>_n<N>_alpha<a>_seed<s>_<hash>.h5``; the hash covers
+    the whole resolved spec, so runs differing in any setting never share a file."""
     name = (
         f"{spec.model.name}_{spec.learner.name}_n{spec.model.n}"
-        f"_alpha{spec.data.alpha:g}_seed{spec.seed}.h5"
+        f"_alpha{spec.data.alpha:g}_seed{spec.seed}_{spec.short_hash()}.h5"
     )
     return DEFAULT_OUT_DIR / name
 
 
-def run(spec: RunSpec, out=None, progress: bool = False, quiet: bool = True) -> Run:
+def train_errors(model, weights, patterns, labels) -> int:
+    """Training errors by the numpy reference of ``model`` (a ModelSpec)."""
+    return int(
+        model.info.train_errors(weights, patterns, labels, model.arch, model.kappa)
+    )
+
+
+# ---------------------------------------------------------------------- run
+def _command_line(command_line):
+    if command_line is not None:
+        return command_line
+    return " ".join(sys.argv) if sys.argv and sys.argv[0] else "python API"
+
+
+def _root_attrs(spec, command_line):
+    return {
+        "seed": spec.seed,
+        "streams": json.dumps(stream_keys()),
+        "command_line": _command_line(command_line),
+    }
+
+
+def _trace_fields(info):
+    return dict(info.trace_fields)
+
+
+def _data_arrays(spec, dataset):
+    attrs = {
+        "kind": spec.data.kind,
+        "seed": spec.seed,
+        "stream": "data: SeedSequence(seed, spawn_key=(0,))",
+        "stored": bool(spec.data.store_data),
+        "n_inputs": spec.model.n,
+        "n_weights": spec.model.n_weights,
+        "n_patterns": spec.n_patterns,
+        "alpha_nominal": spec.data.alpha,
+        "alpha_effective": spec.alpha_effective,
+        "alpha_counts": spec.model.info.alpha_counts,
+    }
+    arrays = {}
+    if spec.data.store_data:
+        arrays = {"patterns": dataset.patterns, "labels": dataset.labels}
+        if dataset.teacher is not None:
+            arrays["teacher"] = dataset.teacher
+    return arrays, attrs, {k: _DATA_DESCRIPTIONS[k] for k in arrays}
+
+
+def _flatten(state, prefix=""):
+    """Nested dict -> flat ``{"a/b": value}`` (the checkpoint file's layout)."""
+    out = {}
+    for key, value in state.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and not key.endswith("rng_state"):
+            out.update(_flatten(value, name + "/"))
+        else:
+            out[name] = value
+    return out
+
+
+def _unflatten(flat):
+    out = {}
+    for name, value in flat.items():
+        node = out
+        *parents, leaf = name.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+@contextlib.contextmanager
+def _stop_on_signals(ctx):
+    """SIGINT/SIGTERM ask the learner to checkpoint and stop at its next safe point
+    (a second SIGINT interrupts at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if ctx.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        ctx.request_stop(name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run(
+    spec: RunSpec,
+    out=None,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    checkpoint_seconds: float = 5.0,
+    command_line: str | None = None,
+):
     """Generate the data of ``spec``, run its learner and store everything.
 
     Parameters
     ----------
     spec : RunSpec
-        The (already validated) run configuration.
+        The run configuration (validated on construction).
     out : path-like, optional
-        Output file ``F.h5`` (default :func:`default_out_path`). The run is written to
-        ``F.h5.partial`` and renamed when complete.
+        Output file ``F.h5`` (default :func:`default_out_path`). Written as
+        ``F.h5.partial`` and renamed when complete. An existing complete file is
+        refused unless ``force``.
+    force : bool
+        Replace an existing run file (or ``.partial``) at completion.
     progress : bool
-        Show the learner's progress bar (tqdm, on stderr).
-    quiet : bool
-        If false, print a one-line summary on stderr at the end.
+        Progress bar on stderr.
+    checkpoint_seconds : float
+        The learner state is saved (``F.h5.ckpt``) this often, and on SIGINT/SIGTERM;
+        ``wfm run --resume F.h5`` continues from it.
+    command_line : str, optional
+        Recorded in the file (default: ``sys.argv``).
 
     Returns
     -------
-    Run
-        The stored run, opened for reading.
+    StoredRun
     """
-    from wfm.data import generate_for, run_generators
-    from wfm.learners import get_learner
-
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
-    if spec.device != "cpu":
-        raise ConfigError(
-            f"device {spec.device!r} is not yet supported by learner "
-            f'{spec.learner.name!r}; use device = "cpu"'
-        )
+    info = spec.learner.info
+    from wfm.backends import check_devices
+
+    check_devices(spec.device, info.kernels, f"learner {info.name!r}")
+    _check_memory(spec)
     out = Path(out) if out is not None else default_out_path(spec)
-    learner = get_learner(spec.learner.name)
-    machine = spec.model.name in MACHINE_MODELS
-    learn_kwargs = {}
-    if machine:
-        # committee/parity machines: fBP on the machine's factor graph, same params
-        if spec.learner.name != "fbp":
-            raise ConfigError(
-                f"learner {spec.learner.name!r} does not support model "
-                f"{spec.model.name!r}; use learner fbp"
-            )
-        from wfm.learners import fbp_machine as learner
+    writer = store.RunWriter(
+        out, config=spec.to_dict(), root_attrs=_root_attrs(spec, command_line),
+        force=force, trace_fields=_trace_fields(info),
+    )  # fmt: skip
+    with writer:
+        return _execute(spec, writer, None, progress, checkpoint_seconds, out)
 
-        learn_kwargs = {"model": spec.model.name, "k": spec.model.k}
-    data_rng, learner_rng = run_generators(spec.seed)
-    dataset = generate_for(spec, data_rng)
 
-    with RunWriter(out, spec) as writer:
-        writer.write_data(dataset)
-        t0 = time.perf_counter()
-        result = learner.learn(
-            dataset.patterns,
-            dataset.labels,
-            params=dict(spec.learner.params),
-            kappa=spec.model.kappa,
-            rng=learner_rng,
-            trace=writer.append_trace,
-            progress=progress,
-            **learn_kwargs,
+def resume(
+    path, *, progress: bool = False, checkpoint_seconds: float = 5.0,
+    command_line: str | None = None,
+):  # fmt: skip
+    """Continue an interrupted run from its checkpoint.
+
+    ``path`` is the run's ``F.h5`` (or ``F.h5.partial``). The final file has the same
+    data, trace and solution as an uninterrupted run of the same spec.
+    """
+    path = Path(path)
+    if path.name.endswith(".partial"):
+        path = path.with_name(path.name[: -len(".partial")])
+    writer, state, config = store.RunWriter.resume(path)
+    with writer:
+        spec = RunSpec.from_dict(config)
+        writer.set_trace_fields(_trace_fields(spec.learner.info))
+        return _execute(
+            spec, writer, _unflatten(state), progress, checkpoint_seconds, path,
+            resumed_from=command_line,
+        )  # fmt: skip
+
+
+def _execute(spec, writer, resumed, progress, checkpoint_seconds, out,
+             resumed_from=None):  # fmt: skip
+    from wfm.data import generate_for
+    from wfm.learners import Problem, RunContext
+
+    info = spec.learner.info
+    dataset = generate_for(spec, stream(spec.seed, "data"))
+    if resumed is None or getattr(writer, "needs_data", False):
+        writer.write_data(*_data_arrays(spec, dataset))
+    elapsed0 = 0.0 if resumed is None else float(resumed["api"]["elapsed"])
+    t0 = time.perf_counter()
+
+    def save(learner_state):
+        api = {"elapsed": elapsed0 + time.perf_counter() - t0}
+        writer.checkpoint(_flatten({"learner": learner_state, "api": api}))
+
+    ctx = RunContext(
+        seed=spec.seed, trace_sink=writer.append_trace, checkpoint_sink=save,
+        checkpoint_seconds=checkpoint_seconds,
+        resumed=None if resumed is None else resumed["learner"],
+        progress=progress, device=spec.device,
+    )  # fmt: skip
+    problem = Problem(
+        dataset.patterns, dataset.labels, spec.model.arch, spec.model.kappa
+    )
+    module = info.load()
+    try:
+        with _stop_on_signals(ctx):
+            result = module.learn(problem, dict(spec.learner.params), ctx)
+    except RunInterrupted as exc:
+        raise RunInterrupted(
+            f"{exc}; checkpoint saved, continue with: wfm run --resume {out}"
+        ) from None
+    wall = elapsed0 + time.perf_counter() - t0
+    # the stored error count is the numpy reference's, whatever the learner says
+    errors = train_errors(spec.model, result.weights, dataset.patterns, dataset.labels)
+    if errors != result.train_errors:
+        warnings.warn(
+            f"learner {info.name} reported {result.train_errors} training errors, "
+            f"the reference count is {errors}; storing {errors}",
+            RuntimeWarning,
+            stacklevel=3,
         )
-        wall = time.perf_counter() - t0
-        # the stored error count is the numpy reference's, whatever the learner says
-        errors = model_train_errors(
-            spec.model, result.weights, dataset.patterns, dataset.labels
-        )
-        if errors != result.train_errors:
-            warnings.warn(
-                f"learner {spec.learner.name} reported {result.train_errors} training "
-                f"errors, the reference count is {errors}; storing {errors}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        writer.write_solution(result, wall, train_errors=errors)
-        path = writer.complete()
-    if not quiet:
-        print(
-            f"wfm: {spec.learner.name} N={spec.model.n} alpha={spec.data.alpha:g} "
-            f"seed={spec.seed}: {errors} training errors after {result.iterations} "
-            f"iterations ({wall:.2f} s) -> {path}",
-            file=sys.stderr,
-        )
+    solved = bool(result.converged) and (info.goal != "solution" or errors == 0)
+    attrs = {
+        "learner": info.name,
+        "goal": info.goal,
+        "solved": solved,
+        "train_errors": int(errors),
+        "converged": bool(result.converged),
+        "iterations": int(result.iterations),
+        "wall_time_s": float(wall),
+        **{k: _attr(v) for k, v in result.attrs.items()},
+    }
+    writer.write_solution(
+        {"weights": np.asarray(result.weights)}, attrs, dict(_SOLUTION_DESCRIPTIONS)
+    )
+    path = writer.complete()
     return open_run(path)
 
 
-def model_train_errors(model, weights, patterns, labels) -> int:
-    """Training errors by the numpy reference of ``model`` (a :class:`ModelSpec`)."""
-    from wfm.models import committee, parity, perceptron
-
-    if model.name == "parity":
-        return parity.train_errors(weights, patterns, labels, model.k)
-    if model.name in ("committee-tree", "committee-full"):
-        full = model.name == "committee-full"
-        return committee.train_errors(weights, patterns, labels, model.k, full)
-    return perceptron.train_errors(weights, patterns, labels, model.kappa)
+def _attr(value):
+    if value is None:
+        return "none"
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim else value.item()
+    return value
 
 
+def _check_memory(spec):
+    """Refuse a run whose messages cannot fit in memory, before writing anything."""
+    import os
+
+    p, n = spec.n_patterns, spec.model.n_weights
+    # BP messages: u and tanh(u) per edge (float64) + signed patterns (int8)
+    need = p * n * (2 * 8 + 1) + 64 * (p + n)
+    try:
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return
+    if need > 0.8 * avail:
+        raise ConfigError(
+            f"this run needs about {need / 2**30:.1f} GiB for its BP messages "
+            f"(P = {p} patterns x {n} weights), {avail / 2**30:.1f} GiB are "
+            "available; lower model.n or data.alpha, or use a machine with more "
+            "memory"
+        )
+
+
+# ---------------------------------------------------------------- measures
+def local_entropy_of_run(
+    path,
+    *,
+    method: str = "bp",
+    reference: str = "solution",
+    name: str | None = None,
+    distances=None,
+    lambdas=None,
+    progress: bool = False,
+    allow_errors: bool = False,
+    **bp_params,
+):
+    """Measure the local entropy of a stored run's reference and append the curve.
+
+    Parameters
+    ----------
+    path : path-like
+        A complete run file.
+    method : {"bp", "exact"}
+    reference : {"solution", "teacher"}
+        The learner's solution, or the teacher of teacher–student data.
+    name : str, optional
+        Group name under ``/local_entropy/`` (default: the reference, ``_exact``
+        appended for the exact method).
+    distances, lambdas : array_like, optional
+        See :func:`wfm.measures.local_entropy.local_entropy`.
+    progress : bool
+    allow_errors : bool
+        Measure a reference with training errors (refused otherwise: it is no
+        solution, and its "local entropy" is not the paper's quantity). The curve is
+        marked (``reference_train_errors``) and plots flag it.
+    **bp_params
+        BP settings of the measure.
+
+    Returns
+    -------
+    group : str
+    result : LocalEntropyResult
+    """
+    from wfm.measures.local_entropy import REFERENCES, local_entropy
+
+    if reference not in REFERENCES:
+        raise ConfigError(
+            f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}"
+        )
+    store.validate_run(path)  # corrupt or incomplete: refuse before the work
+    run = open_run(path)
+    spec = run.config
+    if spec is None or "solution" not in run.groups:
+        raise ConfigError(f"{path} has no /solution to measure")
+    methods = spec.model.info.local_entropy_methods
+    if method not in methods:
+        raise ConfigError(
+            f"method must be one of {', '.join(methods)} for model "
+            f"{spec.model.name}; got {method!r}"
+        )
+    if reference == "teacher":
+        ref = run.teacher
+        if ref is None:
+            raise ConfigError(
+                f"{path} has no teacher (data.kind is not 'teacher'); use "
+                "--reference solution"
+            )
+    else:
+        ref = run.weights
+    errors = train_errors(spec.model, ref, run.patterns, run.labels)
+    if errors and not allow_errors:
+        raise ConfigError(
+            f"the {reference} of {path} has {errors} training errors: it is not a "
+            "solution, so its local entropy is not defined; pass --allow-errors to "
+            "measure it anyway (the curve is then marked)"
+        )
+    try:
+        result = local_entropy(
+            run.patterns, run.labels, ref, arch=spec.model.arch,
+            kappa=spec.model.kappa, method=method, distances=distances,
+            lambdas=lambdas, rng=stream(spec.seed, "local_entropy"),
+            progress=progress, **bp_params,
+        )  # fmt: skip
+    except ValueError as exc:  # measures validate their input with ValueError
+        raise ConfigError(str(exc)) from None
+    name = name or (reference if method == "bp" else f"{reference}_exact")
+    group = f"/local_entropy/{name}"
+    attrs = {
+        **result.attrs(),
+        "reference": reference,
+        "name": name,
+        "reference_train_errors": int(errors),
+        "learner": spec.learner.name,
+        "model": spec.model.name,
+        "data_kind": spec.data.kind,
+        "stream": "local_entropy",
+    }
+    store.append_group(path, group, result.to_arrays(), attrs, result.descriptions())
+    return group, result
+
+
+# ------------------------------------------------------------------ theory
 def theory_result(
     quantity: str,
-    model: str = "perceptron-binary",
+    model: str | None = None,
     alpha: float | None = None,
     kappa: float = 0.0,
     kind: str = "typical",
     distances=None,
     progress: bool = False,
-) -> tuple[str, dict, dict]:
-    """Compute a :mod:`wfm.theory` quantity as (group name, arrays, attrs).
+) -> tuple[str, dict, dict, dict]:
+    """Compute a :mod:`wfm.theory` quantity as (group name, arrays, attrs,
+    descriptions).
 
     Parameters
     ----------
     quantity : {"entropy", "local-entropy", "capacity"}
-    model : str
+    model : str, optional
+        A registered model (default the binary perceptron).
     alpha : float
         Load (not used for ``capacity``).
     kappa : float
     kind : {"typical", "large-deviation", "teacher"}
         For ``local-entropy``: typical solutions of the storage problem
         (Franz–Parisi), the densest regions (large deviation), or the teacher of a
-        teacher–student instance (a typical solution of that ensemble).
+        teacher–student instance.
     distances : array_like, optional
         For ``local-entropy``; default 30 points in ``[0.005, 0.3]`` (12 for the
-        slow large-deviation solver).
+        large-deviation solver).
     progress : bool
-        Progress bar over the distances of the slower curves.
-
-    Returns
-    -------
-    name : str
-        Suggested group name under ``/theory/``.
-    arrays : dict
-        1-D arrays (curves), empty for scalars.
-    attrs : dict
-        Parameters and scalar results.
     """
     from wfm import theory
+    from wfm.models import DEFAULT_MODEL, get_model
 
-    if quantity == "capacity":
-        value = theory.capacity(model=model, kappa=kappa)
-        attrs = {"kind": "capacity", "model": model, "kappa": kappa, "value": value}
-        return f"capacity{_model_tag(model)}_kappa{kappa:g}", {}, attrs
-    if alpha is None:
-        raise ConfigError(f"theory {quantity} needs --alpha")
-    if quantity == "entropy":
-        r = theory.gardner_entropy(alpha, kappa=kappa, model=model)
-        return (
-            f"entropy{_model_tag(model)}_alpha{alpha:g}_kappa{kappa:g}",
-            {},
-            r.attrs(),
-        )
-    if quantity == "local-entropy":
+    model = model or DEFAULT_MODEL
+    info = get_model(model)
+    tag = "" if model == DEFAULT_MODEL else "_" + model.replace("-", "_")
+    try:
+        if quantity == "capacity":
+            value = theory.capacity(model=model, kappa=kappa)
+            attrs = {"kind": "capacity", "model": model, "kappa": kappa, "value": value}
+            return f"capacity{tag}_kappa{kappa:g}", {}, attrs, {}
+        if alpha is None:
+            raise ConfigError(f"theory {quantity} needs --alpha")
+        if quantity == "entropy":
+            r = theory.gardner_entropy(alpha, kappa=kappa, model=model)
+            return f"entropy{tag}_alpha{alpha:g}_kappa{kappa:g}", {}, r.attrs(), {}
+        if quantity != "local-entropy":
+            raise ConfigError(
+                "theory quantity must be one of entropy, local-entropy, capacity; "
+                f"got {quantity!r}"
+            )
         if distances is None:
-            n = 12 if kind == "large-deviation" else 30
-            distances = np.linspace(0.005, 0.3, n)
+            distances = np.linspace(0.005, 0.3, 12 if kind == "large-deviation" else 30)
         if kind == "typical":
             curve = theory.local_entropy_typical(alpha, distances, kappa, model)
         elif kind == "large-deviation":
@@ -196,7 +529,7 @@ def theory_result(
                 alpha, distances, kappa, model, progress=progress
             )
         elif kind == "teacher":
-            if kappa != 0.0 or model != "perceptron-binary":
+            if kappa != 0.0 or info.hidden or not info.binary:
                 raise ConfigError(
                     "kind teacher is the binary perceptron at kappa = 0 only"
                 )
@@ -205,19 +538,104 @@ def theory_result(
             raise ConfigError(
                 f"kind must be one of typical, large-deviation, teacher; got {kind!r}"
             )
-        name = f"local_entropy_{kind}{_model_tag(model)}_alpha{alpha:g}_kappa{kappa:g}"
-        return name, curve.to_arrays(), curve.attrs()
-    raise ConfigError(
-        f"theory quantity must be one of entropy, local-entropy, capacity; "
-        f"got {quantity!r}"
+    except ValueError as exc:  # theory validates its input with ValueError
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from None
+    name = f"local_entropy_{kind}{tag}_alpha{alpha:g}_kappa{kappa:g}"
+    return name, curve.to_arrays(), curve.attrs(), curve.descriptions()
+
+
+def store_theory(path, name, arrays, attrs, descriptions=None):
+    """Write a theory result under ``/theory/<name>`` of ``path`` (created if
+    missing)."""
+    return store.append_group(
+        path, f"/theory/{name}", arrays, attrs, descriptions or {}, create=True
     )
 
 
-def _model_tag(model):
-    """Group-name tag: empty for the binary perceptron (the default), else the model."""
-    return "" if model == "perceptron-binary" else "_" + model.replace("-", "_")
+# -------------------------------------------------------------------- plots
+def plot_local_entropy(paths_or_results, out, **kwargs):
+    """Local-entropy curves with H₂(d); see :func:`wfm.plot.plot_local_entropy`."""
+    from wfm.plot import plot_local_entropy as _plot
+
+    return _plot(paths_or_results, out, **kwargs)
 
 
-def store_theory(path, name, arrays, attrs):
-    """Write a theory result under ``/theory/<name>`` of ``path``."""
-    return append_group(path, f"/theory/{name}", arrays, attrs)
+# --------------------------------------------------------------- quickstart
+def quickstart(out_dir="wfm-out", *, progress=False, force=True) -> dict:
+    """The README's end-to-end demo: fBP on a random binary perceptron (N = 1001,
+    alpha = 0.6), the local entropy of its solution, and the plot.
+
+    Returns
+    -------
+    dict
+        Summary (numbers and paths).
+    """
+    from wfm.config import DataSpec, LearnerSpec, ModelSpec
+    from wfm.measures.local_entropy import default_lambdas
+
+    spec = RunSpec(
+        model=ModelSpec(n=1001), data=DataSpec("random", alpha=0.6),
+        learner=LearnerSpec("fbp"), seed=0,
+    )  # fmt: skip
+    path = Path(out_dir) / "quickstart.h5"
+    stored = run(spec, out=path, progress=progress, force=force)
+    sol = stored.solution.attrs
+    _, le = local_entropy_of_run(
+        path, lambdas=default_lambdas(16, d_min=2e-3), derivative_step=0.0,
+        progress=progress,
+    )  # fmt: skip
+    png = plot_local_entropy(path, path.with_suffix(".png"))
+    at = le.at([0.01, 0.05])
+    ratio = at.local_entropy / at.upper_bound
+    return {
+        "n": spec.model.n,
+        "alpha": spec.data.alpha,
+        "n_patterns": spec.n_patterns,
+        "learner": spec.learner.name,
+        "seed": spec.seed,
+        "iterations": sol["iterations"],
+        "train_errors": sol["train_errors"],
+        "solved": sol["solved"],
+        "wall_time_s": sol["wall_time_s"],
+        "path": str(path),
+        "plot": str(png),
+        "local_entropy": {
+            "distance": le.distance, "local_entropy": le.local_entropy,
+            "converged": le.converged,
+        },  # fmt: skip
+        "ratio_d0.01": float(ratio[0]),
+        "ratio_d0.05": float(ratio[1]),
+    }
+
+
+# -------------------------------------------------------------------- bench
+def bench(kernel: str, **options) -> tuple[dict, str]:
+    """Run benchmark ``kernel`` of :mod:`wfm.bench`; returns (result, text table)."""
+    from wfm import bench as _bench
+
+    if kernel not in _bench.BENCHMARKS:
+        raise ConfigError(
+            f"bench kernel must be one of {', '.join(_bench.BENCHMARKS)}; "
+            f"got {kernel!r}"
+        )
+    fn, fmt = _bench.BENCHMARKS[kernel]
+    try:
+        result = fn(**options)
+    except ValueError as exc:
+        raise ConfigError(f"bench {kernel}: {exc}") from None
+    return result, fmt(result)
+
+
+def show(path) -> dict:
+    """Plain-data summary of a run file (what ``wfm show`` prints)."""
+    return open_run(path).summary()
+
+
+def load_spec(config=None, overrides=()) -> RunSpec:
+    """A :class:`RunSpec` from a TOML file (optional) and ``key=value`` overrides."""
+    from wfm.config import apply_overrides, load_toml
+
+    table = load_toml(config) if config else {}
+    return RunSpec.from_dict(apply_overrides(table, overrides))

@@ -12,17 +12,9 @@ import time
 
 import numpy as np
 
-__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate", "default_shards"]
+from wfm.backends import DEFAULT_SHARDS
 
-
-def default_shards() -> int:
-    """The fBP learner's default number of parallel shards (2 if unavailable)."""
-    try:
-        from wfm.learners import fbp
-
-        return int(fbp.DEFAULTS.get("shards", 2))
-    except Exception:  # the learner may not exist yet or may not define shards
-        return 2
+__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate"]
 
 
 def _instance(n, alpha, seed):
@@ -67,7 +59,7 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
         Timed sweeps of the numpy reference (default ``max(3, sweeps // 5)``).
     seed : int
     shards : int, optional
-        Shards of the parallel variant (default: the fBP learner's default).
+        Shards of the parallel variant (default :data:`wfm.backends.DEFAULT_SHARDS`).
 
     Returns
     -------
@@ -80,8 +72,12 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
 
     from wfm.kernels.bp import bp_sweep, bp_sweep_reference
 
+    if n < 1 or sweeps < 1 or not alpha > 0:
+        raise ValueError("needs n >= 1, sweeps >= 1, alpha > 0")
     if shards is None:
-        shards = default_shards()
+        shards = DEFAULT_SHARDS
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
     if reference_sweeps is None:
         reference_sweeps = max(3, sweeps // 5)
     s, u0, perm = _instance(n, alpha, seed)
@@ -126,7 +122,7 @@ def bench_enumerate(n_inputs=14, n_patterns=4, repeats=20, seed=0):
     return out
 
 
-BENCHMARKS = {"bp": bench_bp, "enumerate": bench_enumerate}
+
 
 
 def format_bp(result: dict) -> str:
@@ -156,3 +152,10 @@ def format_enumerate(result: dict) -> str:
         f"reference {result['reference_configs_per_s']:.3e} configs/s, "
         f"ratio {result['ratio_to_reference']:.1f}"
     )
+
+
+#: kernel -> (benchmark function, formatter of its result)
+BENCHMARKS = {
+    "bp": (bench_bp, format_bp),
+    "enumerate": (bench_enumerate, format_enumerate),
+}

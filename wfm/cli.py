@@ -1,6 +1,15 @@
-"""The ``wfm`` command: parses arguments, calls :mod:`wfm.api`, prints.
+"""The ``wfm`` command: parses arguments, calls the public API (:mod:`wfm`), prints.
 
-Exit codes: 0 ok, 2 bad input (one line ``wfm: error: ...`` on stderr), 1 unexpected.
+Exit codes:
+
+* 0 — done;
+* 2 — bad input: a one-line ``wfm: error: ...`` on stderr, nothing written;
+* 3 — the run completed and is stored, but the learner did not reach its goal
+  (training errors left, or plain BP not converged);
+* 130 / 143 — stopped by SIGINT / SIGTERM after saving a checkpoint
+  (``wfm run --resume F.h5`` continues);
+* 1 — an unexpected error: one line and a hint; ``--debug`` shows the traceback.
+
 Every result-printing command takes ``--json`` (one JSON object on stdout).
 """
 
@@ -9,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import traceback
-from pathlib import Path
 
-from wfm.errors import ConfigError, RunFileError
+import wfm
+
+EXIT_UNSOLVED = 3
 
 
 class _BadInput(Exception):
@@ -26,115 +37,170 @@ class _Parser(argparse.ArgumentParser):
         raise _BadInput(f"{where}: {message}" if where else message)
 
 
-def _common(json_default=argparse.SUPPRESS):
+def _common(default=argparse.SUPPRESS):
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
-        "--json",
-        action="store_true",
-        default=json_default,
-        help="print one JSON object on stdout",
+        "--json", action="store_true", default=default,
+        help="print one JSON object on stdout instead of text",
+    )  # fmt: skip
+    p.add_argument(
+        "--quiet", action="store_true", default=default, help="no progress bars"
     )
     p.add_argument(
-        "--quiet",
-        action="store_true",
-        default=json_default,
-        help="no progress bar",
-    )
+        "--debug", action="store_true", default=default,
+        help="show the traceback of an unexpected error",
+    )  # fmt: skip
     return p
+
+
+_RUN_FLAGS = {
+    "model": ("model.name", "NAME", "model: " + ", ".join(wfm.models.model_names())),
+    "n": ("model.n", "N", "number of inputs N"),
+    "k": ("model.k", "K", "hidden units K (committee/parity machines)"),
+    "kappa": ("model.kappa", "KAPPA", "margin of the stabilities"),
+    "data": ("data.kind", "KIND", "data: random, gaussian, teacher"),
+    "alpha": ("data.alpha", "ALPHA", "load: patterns per weight"),
+    "learner": (
+        "learner.name", "NAME", "learner: " + ", ".join(wfm.learners.learner_names())
+    ),  # fmt: skip
+    "seed": ("seed", "SEED", "root seed of every random stream"),
+    "device": ("device", "DEVICE", "cpu or cuda"),
+}
 
 
 def _parser():
     parser = _Parser(
         prog="wfm",
-        description="Statistical physics of learning: wide flat minima, BP, fBP.",
-        parents=[_common(json_default=False)],
+        description="Statistical physics of learning: wide flat minima, BP, fBP, "
+        "local entropy, replica theory.",
+        parents=[_common(default=False)],
     )
-    from wfm import __version__
-
-    parser.add_argument("--version", action="version", version=f"wfm {__version__}")
+    parser.add_argument("--version", action="version", version=f"wfm {wfm.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = [_common()]
 
-    p = sub.add_parser("run", parents=common, help="run a learner, store an .h5 file")
-    p.add_argument("config", nargs="?", help="TOML run config")
+    p = sub.add_parser(
+        "run", parents=common, help="run a learner and store an .h5 run file",
+        description="Run a learner on freshly generated data and store everything in "
+        "one HDF5 file. Exit 3 if the learner did not reach its goal.",
+    )  # fmt: skip
+    p.add_argument("config", nargs="?", metavar="CONFIG.toml", help="TOML run config")
     p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value (repeatable)",
-    )
-    p.add_argument("--out", help="output file F.h5 (default wfm-out/...)")
-    for flag, key in _RUN_FLAGS.items():
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set dr=0.001 (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", metavar="F.h5",
+        help="output file (default wfm-out/<model>_<learner>_..._<spec hash>.h5)",
+    )  # fmt: skip
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace an existing run file (or an interrupted run's .partial)",
+    )  # fmt: skip
+    p.add_argument(
+        "--resume", metavar="F.h5",
+        help="continue an interrupted run from its checkpoint (no other options)",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint-every", type=float, default=5.0, metavar="SECONDS",
+        help="save the learner state this often (default 5; also on Ctrl-C/SIGTERM)",
+    )  # fmt: skip
+    for flag, (key, metavar, text) in _RUN_FLAGS.items():
         p.add_argument(
-            f"--{flag}",
-            dest=f"flag_{flag.replace('-', '_')}",
-            help=f"same as --set {key}=...",
-        )
+            f"--{flag}", dest=f"flag_{flag}", metavar=metavar,
+            help=f"{text} (same as --set {key}=...)",
+        )  # fmt: skip
 
-    p = sub.add_parser("show", parents=common, help="summary of a stored run")
-    p.add_argument("path")
-
-    p = sub.add_parser("quickstart", parents=common, help="small end-to-end fBP demo")
-    p.add_argument("--out", default="wfm-out", help="output folder (default wfm-out)")
-
-    p = sub.add_parser("theory", parents=common, help="replica-theory curves")
-    p.add_argument("quantity", choices=["entropy", "local-entropy", "capacity"])
-    p.add_argument("--model", default="perceptron-binary")
-    p.add_argument("--alpha", type=float)
-    p.add_argument("--kappa", type=float, default=0.0)
-    p.add_argument(
-        "--kind", default="typical", choices=["typical", "large-deviation", "teacher"]
-    )
-    p.add_argument("--distances", type=float, nargs="+")
-    p.add_argument("--name", help="group name under /theory (default from params)")
-    p.add_argument("--out", help="append the result to this .h5 file")
+    p = sub.add_parser("show", parents=common, help="summary of a stored run file")
+    p.add_argument("path", metavar="F.h5", help="run file")
 
     p = sub.add_parser(
-        "local-entropy",
-        parents=common,
-        help="local entropy S(d) of a stored solution; appends /local_entropy/<name>",
+        "quickstart", parents=common,
+        help="end-to-end demo: fBP, local entropy of the solution, plot (~1 min)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", default="wfm-out", metavar="DIR", help="output folder (default wfm-out)"
     )
-    p.add_argument("path")
-    p.add_argument("--method", default="bp", choices=["bp", "exact"])
-    p.add_argument("--reference", default="solution", choices=["solution", "teacher"])
-    p.add_argument("--name", help="group name (default: the reference)")
-    p.add_argument("--distances", type=float, nargs="+")
+
+    p = sub.add_parser("theory", parents=common, help="replica-theory curves")
+    p.add_argument(
+        "quantity", choices=["entropy", "local-entropy", "capacity"],
+        metavar="QUANTITY", help="entropy, local-entropy or capacity",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", default=None, metavar="NAME",
+        help="model (default perceptron-binary; perceptron-spherical for the "
+        "spherical theory)",
+    )  # fmt: skip
+    p.add_argument("--alpha", type=float, metavar="ALPHA", help="load")
+    p.add_argument("--kappa", type=float, default=0.0, metavar="KAPPA", help="margin")
+    p.add_argument(
+        "--kind", default="typical", choices=["typical", "large-deviation", "teacher"],
+        metavar="KIND",
+        help="local entropy around typical solutions (Franz-Parisi), the densest "
+        "regions (large-deviation), or a teacher (default typical)",
+    )  # fmt: skip
+    p.add_argument(
+        "--distances", type=float, nargs="+", metavar="D", help="distances of the curve"
+    )
+    p.add_argument(
+        "--name", metavar="NAME", help="group name under /theory (default from params)"
+    )
+    p.add_argument("--out", metavar="F.h5", help="append the result to this file")
+
+    p = sub.add_parser(
+        "local-entropy", parents=common,
+        help="local entropy S(d) of a stored solution; appends /local_entropy/<name>",
+    )  # fmt: skip
+    p.add_argument("path", metavar="F.h5", help="complete run file")
+    p.add_argument(
+        "--method", default="bp", choices=["bp", "exact"], metavar="METHOD",
+        help="bp (Bethe, any N) or exact (enumeration, N <= ~30); default bp",
+    )  # fmt: skip
+    p.add_argument(
+        "--reference", default="solution", choices=["solution", "teacher"],
+        metavar="REF", help="solution (default) or teacher",
+    )  # fmt: skip
+    p.add_argument(
+        "--name", metavar="NAME", help="group name (default: the reference)"
+    )
+    p.add_argument(
+        "--distances", type=float, nargs="+", metavar="D",
+        help="report S at these distances (default: the raw coupling scan)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-errors", action="store_true",
+        help="measure a reference that has training errors (marked in the file)",
+    )  # fmt: skip
 
     p = sub.add_parser("plot", parents=common, help="local-entropy curves -> image")
-    p.add_argument("paths", nargs="+", metavar="F.h5")
-    p.add_argument("--out", required=True, help="output image (PNG, PDF, SVG)")
-    p.add_argument("--d-max", type=float, default=0.5, help="distance axis end")
-    p.add_argument("--relative", action="store_true", help="plot S(d)/H2(d)")
-    p.add_argument("--title")
-
-    p = sub.add_parser("bench", parents=common, help="kernel throughput")
+    p.add_argument("paths", nargs="+", metavar="F.h5", help="run or theory files")
     p.add_argument(
-        "kernels",
-        nargs="*",
-        default=["bp"],
-        metavar="KERNEL",
-        help="bp, enumerate (default bp)",
+        "--out", required=True, metavar="FIG.png", help="output image (PNG, PDF, SVG)"
     )
-    p.add_argument("--n", type=int, default=1001)
-    p.add_argument("--alpha", type=float, default=0.6)
-    p.add_argument("--sweeps", type=int, default=20)
-    p.add_argument("--shards", type=int)
+    p.add_argument(
+        "--d-max", type=float, default=0.5, metavar="D", help="distance axis end"
+    )
+    p.add_argument("--relative", action="store_true", help="plot S(d)/H2(d)")
+    p.add_argument("--title", metavar="TEXT", help="figure title")
+
+    p = sub.add_parser(
+        "bench", parents=common,
+        help="kernel throughput against its numpy reference, in one run",
+    )  # fmt: skip
+    p.add_argument(
+        "kernels", nargs="*", default=["bp"], metavar="KERNEL",
+        help="bp, enumerate (default bp)",
+    )  # fmt: skip
+    p.add_argument("--n", type=int, default=1001, metavar="N", help="bp: weights")
+    p.add_argument("--alpha", type=float, default=0.6, metavar="ALPHA", help="bp: load")
+    p.add_argument(
+        "--sweeps", type=int, default=20, metavar="S", help="bp: timed sweeps"
+    )
+    p.add_argument(
+        "--shards", type=int, metavar="S", help="bp: shards of the parallel sweep"
+    )
     return parser
-
-
-_RUN_FLAGS = {
-    "model": "model.name",
-    "n": "model.n",
-    "k": "model.k",
-    "kappa": "model.kappa",
-    "data": "data.kind",
-    "alpha": "data.alpha",
-    "learner": "learner.name",
-    "seed": "seed",
-    "device": "device",
-}
 
 
 def _jsonable(obj):
@@ -150,48 +216,68 @@ def _jsonable(obj):
 
 
 def _emit(args, result: dict, text: str):
-    if args.json:
-        print(json.dumps(_jsonable(result)))
-    else:
-        print(text)
+    print(json.dumps(_jsonable(result)) if args.json else text, flush=True)
 
 
 # ------------------------------------------------------------------- commands
 def _cmd_run(args):
-    from wfm.api import run
-    from wfm.config import RunSpec, apply_overrides, load_toml
-
-    config = load_toml(args.config) if args.config else {}
-    flags = [
-        (key, getattr(args, f"flag_{flag.replace('-', '_')}"))
-        for flag, key in _RUN_FLAGS.items()
-    ]
-    overrides = [f"{k}={v}" for k, v in flags if v is not None] + args.overrides
-    spec = RunSpec.from_dict(apply_overrides(config, overrides))
-    out = Path(args.out) if args.out else None
-    stored = run(spec, out=out, progress=not args.quiet, quiet=True)
+    if args.checkpoint_every <= 0:
+        raise wfm.ConfigError(
+            f"--checkpoint-every must be > 0, got {args.checkpoint_every}"
+        )
+    command_line = "wfm " + " ".join(args.argv)
+    if args.resume:
+        given = [f for f in _RUN_FLAGS if getattr(args, f"flag_{f}") is not None]
+        if args.config or args.overrides or given or args.out or args.force:
+            raise wfm.ConfigError(
+                "--resume takes no config, --set, --out, --force or model/data/learner "
+                "options: the run continues with its stored spec"
+            )
+        stored = wfm.resume(
+            args.resume, progress=not args.quiet,
+            checkpoint_seconds=args.checkpoint_every, command_line=command_line,
+        )  # fmt: skip
+    else:
+        flags = [
+            f"{key}={getattr(args, f'flag_{flag}')}"
+            for flag, (key, _, _) in _RUN_FLAGS.items()
+            if getattr(args, f"flag_{flag}") is not None
+        ]
+        spec = wfm.load_spec(args.config, flags + args.overrides)
+        stored = wfm.run(
+            spec, out=args.out, force=args.force, progress=not args.quiet,
+            checkpoint_seconds=args.checkpoint_every, command_line=command_line,
+        )  # fmt: skip
     summary = stored.summary()
     _emit(args, summary, _format_result(summary))
+    return 0 if stored.solved else EXIT_UNSOLVED
 
 
 def _format_result(s: dict) -> str:
     cfg, sol = s["config"], s["solution"]
+    solved = sol.get("solved", sol.get("train_errors") == 0)
+    goal = sol.get("goal", "solution")
+    verdict = "solved" if solved else (
+        "NOT SOLVED" if goal == "solution" else "NOT CONVERGED"
+    )
     lines = [
-        f"{cfg['learner']['name']} on {cfg['model']['name']} N={cfg['model']['n']} "
-        f"alpha={cfg['data']['alpha']:g} seed={cfg['seed']}",
+        f"{verdict}: {cfg['learner']['name']} on {cfg['model']['name']} "
+        f"N={cfg['model']['n']} alpha={cfg['data']['alpha']:g} seed={cfg['seed']}",
         f"  training errors {sol['train_errors']}, converged {sol['converged']}, "
         f"iterations {sol['iterations']}, wall time {sol['wall_time_s']:.2f} s",
         f"  stored in {s['path']}",
     ]
+    if not solved:
+        lines.append(
+            "  the learner did not reach its goal (exit status 3); the run is stored "
+            "and marked solved = false"
+        )
     return "\n".join(lines)
 
 
 def _format_show(s: dict) -> str:
     def block(title, d, indent="  "):
-        out = [title]
-        for k, v in d.items():
-            out.append(f"{indent}{k} = {v}")
-        return out
+        return [title] + [f"{indent}{k} = {v}" for k, v in d.items()]
 
     lines = [
         f"{s['path']}  (format_version {s['format_version']}, status {s['status']})"
@@ -222,83 +308,36 @@ def _format_show(s: dict) -> str:
 
 
 def _cmd_show(args):
-    from wfm.store import open_run
-
-    summary = open_run(args.path).summary()
+    summary = wfm.show(args.path)
     _emit(args, summary, _format_show(summary))
 
 
 def _cmd_quickstart(args):
-    from wfm.api import run
-    from wfm.config import DataSpec, LearnerSpec, ModelSpec, RunSpec
-
-    spec = RunSpec(
-        model=ModelSpec("perceptron-binary", n=1001),
-        data=DataSpec("random", alpha=0.6),
-        learner=LearnerSpec("fbp"),
-        seed=0,
-    )
-    path = Path(args.out) / "quickstart.h5"
-    stored = run(spec, out=path, progress=not args.quiet, quiet=True)
-    sol = stored.solution.attrs
-    # local entropy of the solution (science.md §3): a short BP scan, then the PNG
-    from wfm.measures.local_entropy import default_lambdas, local_entropy_of_run
-    from wfm.plot import plot_local_entropy
-
-    _, le = local_entropy_of_run(
-        path, lambdas=default_lambdas(16, d_min=2e-3), derivative_step=0.0,
-        progress=not args.quiet,
-    )  # fmt: skip
-    png = plot_local_entropy(path, path.with_suffix(".png"))
-    result = {
-        "n": spec.model.n,
-        "alpha": spec.data.alpha,
-        "learner": "fbp",
-        "seed": spec.seed,
-        "iterations": sol["iterations"],
-        "train_errors": sol["train_errors"],
-        "converged": sol["converged"],
-        "wall_time_s": sol["wall_time_s"],
-        "path": str(path),
-        "plot": str(png),
-        "local_entropy": {"d": le.d, "s": le.s, "converged": le.converged},
-    }
+    r = wfm.quickstart(args.out, progress=not args.quiet)
     text = (
         f"wfm quickstart: focusing BP on a random binary perceptron\n"
-        f"  N = {result['n']}, alpha = {result['alpha']:g} "
-        f"(P = {spec.n_patterns}), seed = {spec.seed}\n"
-        f"  iterations = {result['iterations']}, training errors = "
-        f"{result['train_errors']}, wall time = {result['wall_time_s']:.2f} s\n"
-        f"  run file: {path}   (inspect with: wfm show {path})\n"
+        f"  N = {r['n']}, alpha = {r['alpha']:g} (P = {r['n_patterns']}), "
+        f"seed = {r['seed']}\n"
+        f"  iterations = {r['iterations']}, training errors = {r['train_errors']}, "
+        f"wall time = {r['wall_time_s']:.2f} s\n"
+        f"  run file: {r['path']}   (inspect with: wfm show {r['path']})\n"
         f"  local entropy of the solution: /local_entropy/solution, "
-        f"S(d)/H2(d) = {_ratio_at(le, 0.01):.2f} at d = 0.01, "
-        f"{_ratio_at(le, 0.05):.2f} at d = 0.05\n"
-        f"  plot: {png}"
+        f"S(d)/H2(d) = {r['ratio_d0.01']:.2f} at d = 0.01, "
+        f"{r['ratio_d0.05']:.2f} at d = 0.05\n"
+        f"  plot: {r['plot']}"
     )
-    _emit(args, result, text)
-
-
-def _ratio_at(result, d):
-    """S(d)/H2(d) interpolated on a local-entropy curve (NaN outside it)."""
-    r = result.at([d])
-    return float(r.s[0] / r.upper_bound[0])
+    _emit(args, r, text)
+    return 0 if r["solved"] else EXIT_UNSOLVED
 
 
 def _cmd_theory(args):
-    from wfm.api import store_theory, theory_result
-
-    name, arrays, attrs = theory_result(
-        args.quantity,
-        model=args.model,
-        alpha=args.alpha,
-        kappa=args.kappa,
-        kind=args.kind,
-        distances=args.distances,
-        progress=not args.quiet,
-    )
+    name, arrays, attrs, descriptions = wfm.theory_result(
+        args.quantity, model=args.model, alpha=args.alpha, kappa=args.kappa,
+        kind=args.kind, distances=args.distances, progress=not args.quiet,
+    )  # fmt: skip
     name = args.name or name
     if args.out:
-        store_theory(args.out, name, arrays, attrs)
+        wfm.store_theory(args.out, name, arrays, attrs, descriptions)
     result = {"name": name, "attrs": attrs, "arrays": arrays}
     if args.out:
         result["path"] = args.out
@@ -315,26 +354,16 @@ def _cmd_theory(args):
 
 
 def _cmd_bench(args):
-    from wfm import bench
-
     results, texts = {}, []
     for kernel in args.kernels:
-        if kernel not in bench.BENCHMARKS:
-            raise ConfigError(
-                f"bench kernel must be one of {', '.join(bench.BENCHMARKS)}; "
-                f"got {kernel!r}"
-            )
+        options = {}
         if kernel == "bp":
-            if args.n < 1 or args.sweeps < 1 or args.alpha <= 0:
-                raise ConfigError("bench bp needs --n >= 1, --sweeps >= 1, --alpha > 0")
-            r = bench.bench_bp(
-                n=args.n, alpha=args.alpha, sweeps=args.sweeps, shards=args.shards
-            )
-            texts.append(bench.format_bp(r))
-        else:
-            r = bench.bench_enumerate()
-            texts.append(bench.format_enumerate(r))
-        results[kernel] = r
+            options = {
+                "n": args.n, "alpha": args.alpha, "sweeps": args.sweeps,
+                "shards": args.shards,
+            }  # fmt: skip
+        results[kernel], text = wfm.bench(kernel, **options)
+        texts.append(text)
     _emit(args, results, "\n\n".join(texts))
 
 
@@ -346,31 +375,25 @@ def _format_local_entropy(path, group, r) -> str:
         f"  {'d':>10} {'S(d)':>10} {'H2(d)':>10} {'lambda':>8} {'conv':>5}",
     ]
     for d, s, h, lam, ok in zip(
-        r.d, r.s, r.upper_bound, r.lam, r.converged, strict=True
-    ):
+        r.distance, r.local_entropy, r.upper_bound, r.coupling, r.converged,
+        strict=True,
+    ):  # fmt: skip
         lines.append(f"  {d:>10.5f} {s:>10.5f} {h:>10.5f} {lam:>8.4f} {ok!s:>5}")
     return "\n".join(lines)
 
 
 def _cmd_local_entropy(args):
-    from wfm.measures.local_entropy import local_entropy_of_run
-
-    group, r = local_entropy_of_run(
-        args.path,
-        method=args.method,
-        reference=args.reference,
-        name=args.name,
-        distances=args.distances,
-        progress=not args.quiet,
-    )
+    group, r = wfm.local_entropy_of_run(
+        args.path, method=args.method, reference=args.reference, name=args.name,
+        distances=args.distances, progress=not args.quiet,
+        allow_errors=args.allow_errors,
+    )  # fmt: skip
     result = {"path": args.path, "group": group, "attrs": r.attrs(), **r.to_arrays()}
     _emit(args, result, _format_local_entropy(args.path, group, r))
 
 
 def _cmd_plot(args):
-    from wfm.plot import plot_local_entropy
-
-    out = plot_local_entropy(
+    out = wfm.plot_local_entropy(
         args.paths, args.out, d_max=args.d_max, relative=args.relative,
         title=args.title,
     )  # fmt: skip
@@ -387,28 +410,49 @@ _COMMANDS = {
     "plot": _cmd_plot,
 }
 
+#: named errors that mean bad input (exit 2); anything else is unexpected (exit 1)
+_BAD_INPUT = (_BadInput, wfm.ConfigError, wfm.RunFileError, wfm.CudaUnavailableError)
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
 
 def main(argv=None) -> int:
     """Entry point of the ``wfm`` command; returns the exit code."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
-        args = parser.parse_args(argv)
+        args = _parser().parse_args(argv)
+        args.argv = argv
         if args.command is None:
-            parser.print_help()
+            _parser().print_help()
             return 2
-        _COMMANDS[args.command](args)
-    except (_BadInput, ConfigError, RunFileError, ValueError) as exc:
-        message = " ".join(str(exc).split())  # one line
-        print(f"wfm: error: {message}", file=sys.stderr)
+        return _COMMANDS[args.command](args) or 0
+    except _BAD_INPUT as exc:
+        print(f"wfm: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except wfm.RunInterrupted as exc:
+        print(f"wfm: stopped by {_one_line(exc)}", file=sys.stderr)
+        return 143 if "SIGTERM" in str(exc) else 130
     except KeyboardInterrupt:
         print("wfm: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # unexpected: show where
-        traceback.print_exc()
-        print(f"wfm: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # the reader of our stdout went away (e.g. `| head`): results are stored
+        # already; silence the flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # unexpected: one line, traceback on request
+        if debug:
+            traceback.print_exc()
+        print(
+            f"wfm: unexpected error: {type(exc).__name__}: {_one_line(exc)}"
+            + ("" if debug else " (run again with --debug for the traceback)"),
+            file=sys.stderr,
+        )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

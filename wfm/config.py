@@ -10,40 +10,44 @@ the layout is flat::
     [model]
     name = "perceptron-binary"
     n = 1001
+    k = 1
     kappa = 0.0
 
     [data]
     kind = "random"        # random | gaussian | teacher
     alpha = 0.6
+    store_data = true
 
     [learner]
     name = "fbp"
-    max_sweeps = 1000      # any key of the learner's DEFAULTS
+    dr = 0.002             # any parameter the learner declares (wfm.learners)
 
-Every spec validates itself on construction against the small constraint table
-:data:`CONSTRAINTS` (plus a few cross-field rules) and raises
-:class:`wfm.errors.ConfigError` with one message naming the field, e.g.
-``"data.alpha must be > 0, got -1.0"``.
+Every field is a declared :class:`wfm.params.Param`, validated on construction with one
+message naming it (``"data.alpha must be > 0, got -1.0"``). Model-level rules come from
+the model registry (:mod:`wfm.models`), learner parameters from the learner registry
+(:mod:`wfm.learners`) — both plain data: importing this module loads no numba.
+
+A :class:`RunSpec` holds the *resolved* learner parameters: every parameter the learner
+declares, the model's default where the user gave none. ``RunSpec.from_dict(
+spec.to_dict()) == spec`` for every model and learner, so the config stored in a run
+file reproduces the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
-import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wfm.errors import ConfigError
+from wfm.learners.registry import get_learner
+from wfm.models import DEFAULT_MODEL, get_model, model_names
+from wfm.params import Param, at_least, greater, one_of
 
 __all__ = [
-    "CONSTRAINTS",
     "DATA_KINDS",
-    "DEVICES",
-    "MACHINE_MODELS",
-    "MODEL_NAMES",
-    "SUPPORTED_MODELS",
     "DataSpec",
     "LearnerSpec",
     "ModelSpec",
@@ -54,84 +58,37 @@ __all__ = [
     "parse_value",
 ]
 
-MODEL_NAMES = (
-    "perceptron-binary",
-    "perceptron-spherical",
-    "committee-tree",
-    "committee-full",
-    "parity",
-)
-SUPPORTED_MODELS = ("perceptron-binary", "committee-tree", "committee-full", "parity")
-#: two-layer machines (wfm.learners.fbp_machine); alpha counts patterns per weight
-MACHINE_MODELS = ("committee-tree", "committee-full", "parity")
 DATA_KINDS = ("random", "gaussian", "teacher")
-DEVICES = ("cpu", "cuda")
+
+MODEL_PARAMS = (
+    Param("name", "str", DEFAULT_MODEL, "the architecture", one_of(*model_names())),
+    Param("n", "int", 1001, "number of inputs N", at_least(1)),
+    Param("k", "int", 1, "hidden units K (1 for perceptrons)", at_least(1)),
+    Param("kappa", "float", 0.0, "margin: learned when the stability is > kappa"),
+)
+DATA_PARAMS = (
+    Param(
+        "kind", "str", "random",
+        "random ±1 patterns with random labels, Gaussian patterns, or ±1 patterns "
+        "labelled by a random teacher", one_of(*DATA_KINDS),
+    ),  # fmt: skip
+    Param("alpha", "float", 0.6, "load: patterns per weight", greater(0.0)),
+    Param(
+        "store_data", "bool", True,
+        "store patterns and labels in the run file (else regenerated from the seed)",
+    ),  # fmt: skip
+)
+TOP_PARAMS = (
+    Param("seed", "int", 0, "root seed of every random stream", at_least(0)),
+    Param("device", "str", "cpu", "where the kernels run", one_of("cpu", "cuda")),
+)
 
 
-# ----------------------------------------------------------------- constraints
-def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _integer(lo):
-    def check(v):
-        if not _is_int(v):
-            return f"must be an integer, got {v!r}"
-        if v < lo:
-            return f"must be >= {lo}, got {v}"
-        return None
-
-    return check
-
-
-def _real(lo=None, lo_open=True):
-    def check(v):
-        if not _is_real(v):
-            return f"must be a real number, got {v!r}"
-        if not math.isfinite(v):
-            return f"must be finite, got {v}"
-        if lo is not None and (v <= lo if lo_open else v < lo):
-            return f"must be {'>' if lo_open else '>='} {lo:g}, got {float(v)}"
-        return None
-
-    return check
-
-
-def _one_of(choices):
-    def check(v):
-        if v not in choices:
-            return f"must be one of {', '.join(choices)}; got {v!r}"
-        return None
-
-    return check
-
-
-def _boolean(v):
-    return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
-
-
-#: field -> check returning ``None`` or the message tail (after "<field> ").
-CONSTRAINTS = {
-    "model.name": _one_of(MODEL_NAMES),
-    "model.n": _integer(1),
-    "model.k": _integer(1),
-    "model.kappa": _real(),
-    "data.kind": _one_of(DATA_KINDS),
-    "data.alpha": _real(0.0),
-    "data.store_data": _boolean,
-    "seed": _integer(0),
-    "device": _one_of(DEVICES),
-}
-
-
-def _check(name, value):
-    msg = CONSTRAINTS[name](value)
-    if msg is not None:
-        raise ConfigError(f"{name} {msg}")
+def _validate_fields(obj, declared, section):
+    for p in declared:
+        where = f"{section}.{p.name}" if section else p.name
+        value = p.validate(getattr(obj, p.name), where)
+        object.__setattr__(obj, p.name, value)
 
 
 # ----------------------------------------------------------------------- specs
@@ -142,50 +99,39 @@ class ModelSpec:
     Attributes
     ----------
     name : str
-        One of :data:`MODEL_NAMES`; those of :data:`SUPPORTED_MODELS` are
-        implemented (the machines through :mod:`wfm.learners.fbp_machine`).
+        A model of the registry (:func:`wfm.models.model_names`).
     n : int
-        Number of inputs (weights) ``N``.
+        Number of inputs ``N``.
     k : int
         Hidden units (committee machines: odd; tree machines: ``n`` divisible by
-        ``k``, blocks of ``n/k`` inputs); 1 for perceptrons.
+        ``k``); 1 for perceptrons.
     kappa : float
         Margin: a pattern counts as learned when its stability is ``> kappa``.
     """
 
-    name: str = "perceptron-binary"
+    name: str = DEFAULT_MODEL
     n: int = 1001
     k: int = 1
     kappa: float = 0.0
 
     def __post_init__(self):
-        _check("model.name", self.name)
-        if self.name not in SUPPORTED_MODELS:
-            raise ConfigError(
-                f"model.name {self.name!r} is known but not yet supported; "
-                f"supported: {', '.join(SUPPORTED_MODELS)}"
-            )
-        for key in ("n", "k", "kappa"):
-            _check(f"model.{key}", getattr(self, key))
-        object.__setattr__(self, "kappa", float(self.kappa))
-        if self.name.startswith("perceptron") and self.k != 1:
-            raise ConfigError(f"model.k must be 1 for {self.name}, got {self.k}")
-        if self.name.startswith("committee") and self.k % 2 == 0:
-            raise ConfigError(f"model.k must be odd for {self.name}, got {self.k}")
-        if self.name in ("committee-tree", "parity") and self.n % self.k:
-            raise ConfigError(
-                f"model.n must be divisible by model.k for {self.name}, got "
-                f"n = {self.n}, k = {self.k}"
-            )
-        if self.name in MACHINE_MODELS and self.kappa != 0.0:
-            raise ConfigError(
-                f"model.kappa must be 0 for {self.name}, got {self.kappa}"
-            )
+        _validate_fields(self, MODEL_PARAMS, "model")
+        self.info.validate(self.n, self.k, self.kappa)
+
+    @property
+    def info(self):
+        """The :class:`wfm.models.ModelInfo` registry entry."""
+        return get_model(self.name)
+
+    @property
+    def arch(self):
+        """The :class:`wfm.models.Architecture`."""
+        return self.info.architecture(self.k)
 
     @property
     def n_weights(self) -> int:
-        """Number of weights: ``k n`` for committee-full, ``n`` otherwise."""
-        return self.k * self.n if self.name == "committee-full" else self.n
+        """Number of weights (``K N`` fully connected, ``N`` otherwise)."""
+        return self.arch.n_weights(self.n)
 
 
 @dataclass(frozen=True)
@@ -197,10 +143,9 @@ class DataSpec:
     kind : str
         ``"random"`` (±1 patterns, random labels: the storage problem),
         ``"gaussian"`` (Gaussian patterns, random labels) or ``"teacher"`` (±1
-        patterns labelled by a random binary teacher).
+        patterns labelled by a random teacher of the same architecture).
     alpha : float
-        Load per weight: ``P = round(alpha N)``, ``P = round(alpha K N)`` for
-        committee-full (``K N`` weights).
+        Load per weight: ``P = round(alpha N_w)``, ``N_w`` the number of weights.
     store_data : bool
         Store patterns and labels in the run file (otherwise only the seed; they are
         regenerated on reading).
@@ -211,64 +156,7 @@ class DataSpec:
     store_data: bool = True
 
     def __post_init__(self):
-        for key in ("kind", "alpha", "store_data"):
-            _check(f"data.{key}", getattr(self, key))
-        object.__setattr__(self, "alpha", float(self.alpha))
-
-
-def _learner_defaults(name):
-    from wfm.learners import LEARNER_NAMES, get_learner
-
-    if name not in LEARNER_NAMES:
-        raise ConfigError(
-            f"learner.name must be one of {', '.join(LEARNER_NAMES)}; got {name!r}"
-        )
-    try:
-        module = get_learner(name)
-    except ImportError as exc:
-        raise ConfigError(f"learner.name {name!r} is not available: {exc}") from None
-    return module, dict(module.DEFAULTS)
-
-
-def _model_defaults(learner_name, model_name):
-    """Learner defaults that replace the learner's own for ``model_name``, or None.
-
-    fBP on committee/parity machines runs :mod:`wfm.learners.fbp_machine`, whose
-    defaults (protocol speed, initial messages, machine-only keys) differ from the
-    perceptron's; keys the user set are kept either way.
-    """
-    if learner_name == "fbp" and model_name in MACHINE_MODELS:
-        from wfm.learners.fbp_machine import DEFAULTS
-
-        return dict(DEFAULTS)
-    return None
-
-
-def _machine_default(learner_name, key):
-    for model_name in MACHINE_MODELS:
-        defaults = _model_defaults(learner_name, model_name) or {}
-        if key in defaults:
-            return defaults[key]
-    return None
-
-
-def _coerce_param(name, value, default):
-    """Check ``value`` against the type of the learner's default value."""
-    field_name = f"learner.{name}"
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{field_name} must be true or false, got {value!r}")
-    elif _is_int(default):
-        if not _is_int(value):
-            raise ConfigError(f"{field_name} must be an integer, got {value!r}")
-        return int(value)
-    elif _is_real(default):
-        if not _is_real(value) or math.isnan(value):
-            raise ConfigError(f"{field_name} must be a real number, got {value!r}")
-        return float(value)
-    elif isinstance(default, str) and not isinstance(value, str):
-        raise ConfigError(f"{field_name} must be a string, got {value!r}")
-    return value
+        _validate_fields(self, DATA_PARAMS, "data")
 
 
 @dataclass(frozen=True)
@@ -278,42 +166,37 @@ class LearnerSpec:
     Attributes
     ----------
     name : str
-        A learner of :data:`wfm.learners.LEARNER_NAMES` (``"bp"``, ``"fbp"``, ...).
+        A learner of the registry (:func:`wfm.learners.learner_names`).
     params : dict
-        Parameters, merged over the learner module's ``DEFAULTS`` on construction
-        (so ``params`` always holds every parameter). Unknown names are an error.
+        Parameter values. On its own a ``LearnerSpec`` holds what was given
+        (validated against the learner's declaration); inside a :class:`RunSpec` it
+        holds every parameter, resolved for the run's model.
     """
 
     name: str = "fbp"
     params: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        module, merged = _learner_defaults(self.name)
-        params = dict(self.params)
-        # the keys set by the user (not a field: RunSpec swaps in model defaults for
-        # the others, see _model_defaults)
-        object.__setattr__(self, "given", frozenset(params))
-        accepted = set(merged)
-        for model_name in MACHINE_MODELS:
-            accepted |= set(_model_defaults(self.name, model_name) or ())
-        unknown = sorted(set(params) - accepted)
-        if unknown:
-            raise ConfigError(
-                f"learner.{unknown[0]} is not a parameter of learner {self.name!r}; "
-                f"accepted: {', '.join(sorted(merged))}"
-            )
-        for key, value in params.items():
-            default = merged.get(key, _machine_default(self.name, key))
-            merged[key] = _coerce_param(key, value, default)
-        validate = getattr(module, "validate_params", None)
-        if validate is not None:
-            try:
-                validate(merged)
-            except ConfigError:
-                raise
-            except ValueError as exc:
-                raise ConfigError(f"learner.{exc}") from None
-        object.__setattr__(self, "params", merged)
+        info = get_learner(self.name)
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"learner params must be a table, got {self.params!r}")
+        # validate what was given now (unknown names, types, constraints); defaults
+        # are filled in by RunSpec, which knows the model
+        given = {}
+        by_name = {p.name: p for p in info.params}
+        for key, value in self.params.items():
+            if key not in by_name:
+                raise ConfigError(
+                    f"learner.{key} is not a parameter of learner {self.name!r}; "
+                    f"accepted: {', '.join(by_name)}"
+                )
+            given[key] = by_name[key].validate(value, f"learner.{key}")
+        object.__setattr__(self, "params", given)
+
+    @property
+    def info(self):
+        """The :class:`wfm.learners.LearnerInfo` registry entry."""
+        return get_learner(self.name)
 
 
 @dataclass(frozen=True)
@@ -325,8 +208,9 @@ class RunSpec:
     model : ModelSpec
     data : DataSpec
     learner : LearnerSpec
+        Resolved: every parameter of the learner, defaults of the run's model.
     seed : int
-        Root seed: ``SeedSequence(seed).spawn`` gives the data and learner streams.
+        Root seed of the named random streams (:mod:`wfm.rng`).
     device : str
         ``"cpu"`` or ``"cuda"``.
     """
@@ -338,27 +222,26 @@ class RunSpec:
     device: str = "cpu"
 
     def __post_init__(self):
-        _check("seed", self.seed)
-        _check("device", self.device)
+        _validate_fields(self, TOP_PARAMS, "")
         object.__setattr__(self, "seed", int(self.seed))
-        self._apply_model_defaults()
-        binary_inputs = self.data.kind in ("random", "teacher")
-        if self.model.name == "perceptron-binary" and binary_inputs:
-            if self.model.n % 2 == 0:
-                raise ConfigError(
-                    "model.n must be odd for perceptron-binary with ±1 patterns, "
-                    f"got {self.model.n}"
-                )
-        if self.model.name in MACHINE_MODELS and binary_inputs:
-            fan_in = (
-                self.model.n
-                if self.model.name == "committee-full"
-                else (self.model.n // self.model.k)
+        info = self.learner.info
+        self.model.info.check_learner(self.learner.name)
+        resolved = info.resolve(self.learner.params, self.model.info)
+        object.__setattr__(self, "learner", _resolved(self.learner.name, resolved))
+        if self.data.kind not in self.model.info.data_kinds:
+            raise ConfigError(
+                f"data.kind {self.data.kind!r} does not support model "
+                f"{self.model.name!r}; use one of {', '.join(self.model.info.data_kinds)}"
             )
+        if self.data.kind in ("random", "teacher"):  # ±1 inputs: no zero field
+            fan_in = self.model.arch.fan_in(self.model.n)
             if fan_in % 2 == 0:
+                what = "model.n" if not self.model.arch.hidden else (
+                    "the inputs per hidden unit"
+                )
                 raise ConfigError(
-                    f"the inputs per hidden unit must be odd for {self.model.name} "
-                    f"with ±1 patterns (no hidden ties), got {fan_in}"
+                    f"{what} must be odd for {self.model.name} with ±1 patterns "
+                    f"(no zero fields), got {fan_in}"
                 )
         if self.n_patterns < 1:
             raise ConfigError(
@@ -366,55 +249,35 @@ class RunSpec:
                 f"{self.data.alpha} * {self.model.n}"
             )
 
-    def _apply_model_defaults(self):
-        learner = self.learner
-        given = getattr(learner, "given", frozenset(learner.params))
-        defaults = _model_defaults(learner.name, self.model.name)
-        if defaults is None:
-            _, own = _learner_defaults(learner.name)
-            foreign = sorted(given - set(own))
-            if foreign:
-                raise ConfigError(
-                    f"learner.{foreign[0]} is not a parameter of learner "
-                    f"{learner.name!r} for model {self.model.name!r}; accepted: "
-                    f"{', '.join(sorted(own))}"
-                )
-            return
-        params = {**defaults, **{k: learner.params[k] for k in given}}
-        if params != learner.params:
-            spec = LearnerSpec(learner.name, params)
-            object.__setattr__(spec, "given", given)
-            object.__setattr__(self, "learner", spec)
-
     @property
     def n_patterns(self) -> int:
-        """``P = round(alpha N_w)``, ``N_w`` the number of weights (``K N`` for
-        committee-full, as in BinaryCommitteeMachineFBP.jl; ``N`` otherwise)."""
+        """``P = round(alpha N_w)``, ``N_w`` the number of weights."""
         return int(round(self.data.alpha * self.model.n_weights))
+
+    @property
+    def alpha_effective(self) -> float:
+        """``P / N_w``: the load actually realised (``P`` is rounded)."""
+        return self.n_patterns / self.model.n_weights
 
     # ------------------------------------------------------------ conversions
     def to_dict(self) -> dict:
-        """The flat TOML/JSON layout (see the module docstring)."""
+        """The flat TOML/JSON layout (see the module docstring), fully resolved."""
         return {
             "seed": self.seed,
             "device": self.device,
-            "model": {
-                "name": self.model.name,
-                "n": self.model.n,
-                "k": self.model.k,
-                "kappa": self.model.kappa,
-            },
-            "data": {
-                "kind": self.data.kind,
-                "alpha": self.data.alpha,
-                "store_data": self.data.store_data,
-            },
+            "model": {p.name: getattr(self.model, p.name) for p in MODEL_PARAMS},
+            "data": {p.name: getattr(self.data, p.name) for p in DATA_PARAMS},
             "learner": {"name": self.learner.name, **self.learner.params},
         }
 
     def to_json(self) -> str:
         """JSON of :meth:`to_dict` (``inf`` is written as ``Infinity``)."""
-        return json.dumps(self.to_dict(), sort_keys=False)
+        return json.dumps(self.to_dict())
+
+    def short_hash(self, length: int = 8) -> str:
+        """A short hash of the resolved spec (for default file names)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:length]
 
     @classmethod
     def from_dict(cls, config: dict) -> RunSpec:
@@ -428,19 +291,25 @@ class RunSpec:
                 f"{', '.join(sorted(_TOP_KEYS))}"
             )
         sections = {}
-        for section, spec_cls in (("model", ModelSpec), ("data", DataSpec)):
+        for section, spec_cls, declared in (
+            ("model", ModelSpec, MODEL_PARAMS),
+            ("data", DataSpec, DATA_PARAMS),
+        ):
             table = config.get(section, {})
             if not isinstance(table, dict):
                 raise ConfigError(f"{section} must be a table, got {table!r}")
-            allowed = set(spec_cls.__dataclass_fields__)
-            bad = sorted(set(table) - allowed)
+            allowed = [p.name for p in declared]
+            bad = sorted(set(table) - set(allowed))
             if bad:
                 raise ConfigError(
                     f"{section}.{bad[0]} is not a config key; accepted: "
-                    f"{', '.join(sorted(allowed))}"
+                    f"{', '.join(allowed)}"
                 )
             sections[section] = spec_cls(**table)
-        learner = dict(config.get("learner", {}))
+        learner = config.get("learner", {})
+        if not isinstance(learner, dict):
+            raise ConfigError(f"learner must be a table, got {learner!r}")
+        learner = dict(learner)
         name = learner.pop("name", LearnerSpec.name)
         return cls(
             model=sections["model"],
@@ -463,6 +332,13 @@ class RunSpec:
     def from_toml(cls, path, overrides=()) -> RunSpec:
         """Load a TOML file and apply ``key=value`` overrides."""
         return cls.from_dict(apply_overrides(load_toml(path), overrides))
+
+
+def _resolved(name, params):
+    spec = object.__new__(LearnerSpec)
+    object.__setattr__(spec, "name", name)
+    object.__setattr__(spec, "params", params)
+    return spec
 
 
 _TOP_KEYS = {"seed", "device", "model", "data", "learner"}
@@ -519,17 +395,17 @@ def parse_override(item: str) -> tuple[str, object]:
 def _known_keys(config: dict) -> dict[str, list[str]]:
     """bare key -> dotted keys it may mean, for the learner named in ``config``."""
     keys = {"seed": ["seed"], "device": ["device"]}
-    for section, spec_cls in (("model", ModelSpec), ("data", DataSpec)):
-        for name in spec_cls.__dataclass_fields__:
-            keys.setdefault(name, []).append(f"{section}.{name}")
+    for section, declared in (("model", MODEL_PARAMS), ("data", DATA_PARAMS)):
+        for p in declared:
+            keys.setdefault(p.name, []).append(f"{section}.{p.name}")
     keys.setdefault("name", []).append("learner.name")
     learner_name = config.get("learner", {}).get("name", LearnerSpec.name)
     try:
-        _, defaults = _learner_defaults(learner_name)
+        declared = get_learner(learner_name).params
     except ConfigError:
-        defaults = {}
-    for name in defaults:
-        keys.setdefault(name, []).append(f"learner.{name}")
+        declared = ()
+    for p in declared:
+        keys.setdefault(p.name, []).append(f"learner.{p.name}")
     return keys
 
 

@@ -147,7 +147,8 @@ class Param:
     check : callable, optional
         Constraint on the coerced value (see :func:`greater`, :func:`one_of`, ...).
     per_model : mapping, optional
-        Model name -> default that replaces ``default`` for that model.
+        Model name or model family (:attr:`wfm.models.ModelInfo.family`) -> default
+        that replaces ``default`` for those models (a name wins over its family).
     """
 
     name: str
@@ -157,9 +158,13 @@ class Param:
     check: Callable | None = None
     per_model: Mapping = field(default_factory=dict)
 
-    def default_for(self, model: str | None):
-        """The default for ``model`` (the per-model one where declared)."""
-        value = self.per_model.get(model, self.default) if model else self.default
+    def default_for(self, model=None):
+        """The default for ``model`` (a :class:`wfm.models.ModelInfo`, or None)."""
+        value = self.default
+        if model is not None:
+            value = self.per_model.get(
+                model.name, self.per_model.get(model.family, self.default)
+            )
         return list(value) if isinstance(value, list) else value
 
     def validate(self, value, where: str):
@@ -190,7 +195,7 @@ def resolve_params(
     declared : tuple of Param
     section : str
         Prefix of error messages, e.g. ``"learner"``.
-    model : str, optional
+    model : ModelInfo, optional
         Selects per-model defaults.
     owner : str
         Named in the message for an unknown key (e.g. ``"learner 'fbp'"``).

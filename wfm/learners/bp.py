@@ -3,62 +3,59 @@
 Iterates BP sweeps to a fixed point and returns the Bethe free entropy per weight —
 for the storage problem at ``kappa`` this estimates ``(1/N) ln #solutions``, to be
 compared with the replica-symmetric Gardner entropy (``wfm.theory.gardner_entropy``).
-The weights returned are the signs of the marginals (not a solution in general).
+The weights returned are the signs of the marginals (not a solution in general). Its
+goal is a fixed point: a run that does not converge is reported as unsolved.
 """
 
+from __future__ import annotations
+
+import math
 import warnings
 
 from tqdm.auto import tqdm
 
+from wfm.bpstate import new_bp_state
 from wfm.errors import BPNotConvergedWarning
-from wfm.learners._bpstate import BPState
 from wfm.learners._result import LearnerResult
 
-DEFAULTS = {
-    "max_sweeps": 1000,
-    "eps": 1e-6,
-    "damping": 0.0,
-    "shards": 2,
-    "randfact": 0.01,
-}
 
-
-def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=False):
+def learn(problem, params, ctx) -> LearnerResult:
     """Run BP to convergence; ``attrs`` holds ``free_entropy`` and ``bp_converged``."""
-    p = {**DEFAULTS, **params}
-    state = BPState.new(patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"])
-    converged = False
+    p = params
+    state = new_bp_state(
+        problem.patterns, problem.labels, arch=problem.arch, kappa=problem.kappa,
+        rng=ctx.rng("learner"), init_rng=ctx.rng("init"), randfact=p["randfact"],
+    )  # fmt: skip
+    maxdiff, converged = math.nan, False
+    if ctx.resumed is not None:
+        state.load_state_dict(ctx.resumed["bp"])
+        maxdiff = ctx.resumed["maxdiff"]
     bar = tqdm(
-        range(int(p["max_sweeps"])),
-        disable=not progress,
-        desc="BP",
-        unit="sweep",
-        leave=False,
-    )
-    for _ in bar:
-        maxdiff = state.sweep(shards=p["shards"], damping=p["damping"])
-        if trace is not None:
-            trace({"iteration": state.sweeps, "maxdiff": maxdiff})
+        total=p["max_sweeps"], initial=state.sweeps, disable=not ctx.progress,
+        desc="BP", unit="sweep", leave=False,
+    )  # fmt: skip
+    while state.sweeps < p["max_sweeps"] and not maxdiff < p["eps"]:
+        ctx.checkpoint(lambda: {"bp": state.state_dict(), "maxdiff": maxdiff})
+        maxdiff = float(state.sweep(shards=p["shards"], damping=p["damping"]))
+        ctx.trace({"iteration": state.sweeps, "maxdiff": maxdiff})
+        bar.update(1)
         bar.set_postfix(maxdiff=f"{maxdiff:.1e}", refresh=False)
-        if maxdiff < p["eps"]:
-            converged = True
-            break
     bar.close()
+    converged = maxdiff < p["eps"]
     if not converged:
         warnings.warn(
             f"BP did not converge in {state.sweeps} sweeps (last change {maxdiff:.2e})",
             BPNotConvergedWarning,
             stacklevel=2,
         )
-    errors = state.errors()
     return LearnerResult(
         weights=state.weights(),
-        train_errors=errors,
-        converged=converged,
+        train_errors=int(state.errors()),
+        converged=bool(converged),
         iterations=state.sweeps,
         attrs={
             "free_entropy": state.free_entropy(),
-            "bp_converged": converged,
+            "bp_converged": bool(converged),
             "final_maxdiff": maxdiff,
         },
     )

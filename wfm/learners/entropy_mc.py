@@ -34,92 +34,71 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from wfm.learners._bpstate import BPState
+from wfm.bpstate import new_bp_state
 from wfm.learners._result import LearnerResult
-
-DEFAULTS = {
-    "lambda_start": 0.2,
-    "lambda_factor": 1.1,
-    "lambda_max": 8.0,
-    "temperature": 0.0,
-    "moves_per_step": 0,
-    "candidates": 4,
-    "random_candidates": 0,
-    "sweeps_per_move": 6,
-    "max_sweeps": 100,
-    "eps": 1e-4,
-    "damping": 0.0,
-    "shards": 1,
-    "randfact": 0.01,
-}
-
-
-def validate_params(p):
-    """Constraints of the EdMC parameters (ValueError naming the field)."""
-    for key in ("lambda_start", "lambda_max"):
-        if not p[key] > 0:
-            raise ValueError(f"{key} must be > 0, got {p[key]}")
-    if not p["lambda_factor"] > 1:
-        raise ValueError(f"lambda_factor must be > 1, got {p['lambda_factor']}")
-    if p["temperature"] < 0:
-        raise ValueError(f"temperature must be >= 0, got {p['temperature']}")
-    for key in ("candidates", "sweeps_per_move", "max_sweeps", "shards"):
-        if p[key] < 1:
-            raise ValueError(f"{key} must be >= 1, got {p[key]}")
-    for key in ("moves_per_step", "random_candidates"):
-        if p[key] < 0:
-            raise ValueError(f"{key} must be >= 0, got {p[key]}")
-    if not 0 <= p["damping"] < 1:
-        raise ValueError(f"damping must be in [0, 1), got {p['damping']}")
 
 
 def _converge(state, p, limit):
-    n = 0
-    for n in range(1, int(limit) + 1):  # noqa: B007
+    for _ in range(int(limit)):
         if state.sweep(shards=p["shards"], damping=p["damping"]) < p["eps"]:
             break
-    return n
 
 
-def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=False):
+def learn(problem, params, ctx) -> LearnerResult:
     """Find a zero-error binary W̃ by entropy-driven Monte Carlo.
 
     Parameters
     ----------
-    patterns : (P, N) array
-        ±1 (int8) or Gaussian patterns.
-    labels : (P,) int8 array
+    problem : wfm.learners.Problem
+        A binary perceptron instance.
     params : dict
-        See ``DEFAULTS``: ``lambda_start``, ``lambda_factor``, ``lambda_max`` (the
-        scoping of λ), ``temperature`` (0 = greedy), ``moves_per_step`` (accepted
-        moves per λ, 0 = N), ``candidates``/``random_candidates`` (proposals per
-        move), ``sweeps_per_move``, ``max_sweeps``/``eps`` (BP after a λ change),
+        Resolved parameters (registry entry ``entropy-mc``): ``lambda_start``,
+        ``lambda_factor``, ``lambda_max`` (the scoping of λ), ``temperature``
+        (0 = greedy), ``moves_per_step`` (accepted moves per λ, 0 = N),
+        ``candidates``/``random_candidates`` (proposals per move),
+        ``sweeps_per_move``, ``max_sweeps``/``eps`` (BP after a λ change),
         ``damping``, ``shards``, ``randfact``.
-    kappa : float
-    rng : numpy.random.Generator
-        Initial W̃, initial messages, factor order, Metropolis draws.
-    trace : callable, optional
-        Called after every λ step with ``iteration`` (BP sweeps), ``lambda``,
-        ``free_entropy``, ``accepted``, ``proposed``, ``errors``.
-    progress : bool
+    ctx : wfm.learners.RunContext
+        Streams ``init`` (initial W̃ and messages) and ``learner`` (factor order,
+        proposals, Metropolis draws). Every λ step starts at a safe point.
     """
-    p = {**DEFAULTS, **params}
-    validate_params(p)
+    p = params
+    patterns, labels = problem.patterns, problem.labels
     n = patterns.shape[1]
-    t0 = time.perf_counter()
-    ref = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    state = BPState.new(patterns, labels, rng=rng, kappa=kappa, randfact=p["randfact"])
+    rng = ctx.rng("learner")
+    ref = np.where(ctx.rng("init").random(n) < 0.5, -1.0, 1.0)
+    state = new_bp_state(
+        patterns, labels, arch=problem.arch, kappa=problem.kappa, rng=rng,
+        init_rng=ctx.rng("init"), randfact=p["randfact"],
+    )  # fmt: skip
     moves_per_step = int(p["moves_per_step"]) or n
     temperature = float(p["temperature"])
-    lam = float(p["lambda_start"])
-    errors = state_errors = _errors(state, ref)
-    accepted_total = proposed_total = steps = 0
+    pos = {
+        "lam": float(p["lambda_start"]), "steps": 0, "accepted": 0, "proposed": 0,
+        "seconds": 0.0,
+    }  # fmt: skip
+    if ctx.resumed is not None:
+        pos = dict(ctx.resumed["position"])
+        ref = np.array(ctx.resumed["reference"], dtype=np.float64)
+        state.load_state_dict(ctx.resumed["bp"])
+    t0 = time.perf_counter() - pos["seconds"]
+    errors = _errors(state, ref)
     n_steps = 1 + int(
-        math.ceil(math.log(p["lambda_max"] / lam) / math.log(p["lambda_factor"]))
-    )
-    bar = tqdm(total=n_steps, disable=not progress, desc="EdMC", unit="λ", leave=False)
-    while errors > 0 and lam <= p["lambda_max"] * (1 + 1e-12):
-        steps += 1
+        math.ceil(math.log(p["lambda_max"] / p["lambda_start"])
+                  / math.log(p["lambda_factor"]))
+    )  # fmt: skip
+    bar = tqdm(
+        total=n_steps, initial=pos["steps"], disable=not ctx.progress, desc="EdMC",
+        unit="λ", leave=False,
+    )  # fmt: skip
+    while errors > 0 and pos["lam"] <= p["lambda_max"] * (1 + 1e-12):
+        pos["seconds"] = time.perf_counter() - t0
+        ctx.checkpoint(
+            lambda: {"position": dict(pos), "reference": ref.copy(),
+                     "bp": state.state_dict()}
+        )  # fmt: skip
+        lam = pos["lam"]
+        pos["steps"] += 1
         state.ext[:] = lam * ref
         _converge(state, p, p["max_sweeps"])
         phi = state.free_entropy()
@@ -130,7 +109,7 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
             if p["random_candidates"]:
                 cands += list(rng.choice(n, int(p["random_candidates"]), replace=False))
             moved = False
-            saved = (state.u.copy(), state.t.copy(), state.U.copy(), state.f.copy())
+            saved = state.snapshot()
             for i in cands:
                 proposed += 1
                 ref[i] = -ref[i]
@@ -147,44 +126,36 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
                     break
                 ref[i] = -ref[i]
                 state.ext[i] = lam * ref[i]
-                state.u[:], state.t[:], state.U[:], state.f[:] = saved
+                state.restore(saved)
             if not moved:
                 break
             errors = _errors(state, ref)
-        state_errors = errors
-        accepted_total += accepted
-        proposed_total += proposed
-        if trace is not None:
-            trace(
-                {
-                    "iteration": state.sweeps,
-                    "lambda": lam,
-                    "free_entropy": phi,
-                    "accepted": accepted,
-                    "proposed": proposed,
-                    "errors": errors,
-                }
-            )
+        pos["accepted"] += accepted
+        pos["proposed"] += proposed
+        ctx.trace(
+            {
+                "iteration": state.sweeps, "lambda": lam, "free_entropy": phi,
+                "accepted": accepted, "proposed": proposed, "errors": errors,
+            }
+        )  # fmt: skip
         bar.update(1)
         bar.set_postfix(errors=errors, lam=f"{lam:.3g}", acc=accepted)
-        lam *= p["lambda_factor"]
+        pos["lam"] = lam * p["lambda_factor"]
     bar.close()
     return LearnerResult(
         weights=ref.astype(np.int8),
-        train_errors=int(state_errors),
-        converged=state_errors == 0,
+        train_errors=int(errors),
+        converged=errors == 0,
         iterations=state.sweeps,
         attrs={
-            "lambda_steps": steps,
-            "final_lambda": lam / p["lambda_factor"],
-            "accepted_moves": accepted_total,
-            "proposed_moves": proposed_total,
+            "lambda_steps": pos["steps"],
+            "final_lambda": pos["lam"] / p["lambda_factor"],
+            "accepted_moves": pos["accepted"],
+            "proposed_moves": pos["proposed"],
             "edmc_wall_time_s": time.perf_counter() - t0,
         },
     )
 
 
 def _errors(state, ref):
-    from wfm.kernels import bp as bpk
-
-    return bpk.count_errors(state.s, ref, state.kappa)
+    return int(state.errors_of(ref))

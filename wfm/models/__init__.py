@@ -22,6 +22,7 @@ import numpy as np
 from wfm.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_MODEL",
     "MODELS",
     "Architecture",
     "ModelInfo",
@@ -96,9 +97,11 @@ class ModelInfo:
     supported : bool
         Implemented; a known but unsupported model is refused by the config with a
         clear message.
-    bp : str or None
-        BP factor graph family for BP-based learners and measures: ``"perceptron"``
-        or ``"machine"``; ``None`` for no BP.
+    family : {"perceptron", "machine"}
+        Factor-graph family (BP-based learners and measures; per-family learner
+        defaults are keyed by it).
+    learners : tuple of str
+        Learners that support this model.
     local_entropy_methods : tuple of str
         Methods of the local-entropy measure that support this model.
     output : callable
@@ -121,7 +124,8 @@ class ModelInfo:
     alpha_counts: str = "patterns per weight, P = round(alpha N)"
     data_kinds: tuple = ("random", "gaussian", "teacher")
     supported: bool = True
-    bp: str | None = None
+    family: str = "perceptron"
+    learners: tuple = ()
     local_entropy_methods: tuple = ()
     extra: dict = field(default_factory=dict)
 
@@ -156,8 +160,18 @@ class ModelInfo:
         if not self.margin and kappa != 0.0:
             raise ConfigError(f"model.kappa must be 0 for {self.name}, got {kappa}")
 
+    def check_learner(self, learner: str) -> None:
+        """ConfigError unless ``learner`` supports this model."""
+        if learner not in self.learners:
+            raise ConfigError(
+                f"learner {learner!r} does not support model {self.name!r}; use one "
+                f"of {', '.join(self.learners) or '(none yet)'}"
+            )
+
 
 MODELS: dict[str, ModelInfo] = {}
+
+DEFAULT_MODEL = "perceptron-binary"
 
 
 def register(info: ModelInfo) -> ModelInfo:
@@ -226,7 +240,8 @@ _MACHINE = {
     "hidden": True,
     "margin": False,
     "data_kinds": ("random", "gaussian", "teacher"),
-    "bp": "machine",
+    "family": "machine",
+    "learners": ("fbp",),
     "local_entropy_methods": ("bp", "exact"),
 }
 
@@ -238,7 +253,7 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        bp="perceptron",
+        learners=("bp", "fbp", "entropy-mc"),
         local_entropy_methods=("bp", "exact"),
     )
 )
