@@ -1,55 +1,88 @@
-"""Shared fixtures: a fast fake learner for tests of config, store, api and CLI."""
+"""Shared fixtures: a fast fake learner registered for tests of config, store, api and
+CLI, and small instances."""
 
+import dataclasses
 import types
 
 import numpy as np
 import pytest
 
 import wfm.learners
+import wfm.models
+from wfm.learners.registry import LEARNERS, LearnerInfo
+from wfm.params import Param, at_least, between, one_of
 
-FAKE_DEFAULTS = {
-    "max_sweeps": 12,
-    "damping": 0.5,
-    "gamma": float("inf"),
-    "protocol": "standard",
-    "verbose": False,
-    "schedule": [],
-}
+FAKE_PARAMS = (
+    Param("max_sweeps", "int", 12, "fake sweeps", at_least(1)),
+    Param("damping", "float", 0.5, "unused", between(0.0, 1.0, hi_open=False),
+          per_model={"machine": 0.25}),
+    Param("gamma", "float+inf", float("inf"), "unused"),
+    Param("protocol", "str", "standard", "unused", one_of("standard", "pseudo")),
+    Param("verbose", "bool", False, "unused"),
+    Param("schedule", "list", [], "unused"),
+)  # fmt: skip
 
 
-def _fake_learn(patterns, labels, *, params, kappa, rng, trace=None, progress=False):
-    """Random ±1 weights, a trace record per 'sweep'; honest error count."""
-    from wfm.models.perceptron import train_errors
-
-    n = patterns.shape[1]
+def _fake_learn(problem, params, ctx):
+    """Random ±1 weights, a trace record and a safe point per 'sweep'; honest error
+    count. Resumable: the position and the learner stream's state are its state."""
+    n = problem.n_weights
+    rng = ctx.rng("learner")
+    start = 1
+    if ctx.resumed is not None:
+        start = ctx.resumed["position"]["sweep"]
+        rng.bit_generator.state = ctx.resumed["rng_state"]
+    for it in range(start, params["max_sweeps"] + 1):
+        ctx.checkpoint(
+            lambda it=it: {
+                "position": {"sweep": it},
+                "rng_state": rng.bit_generator.state,
+            }
+        )
+        draw = rng.random()
+        ctx.trace({"iteration": it, "gamma": 0.1 * it + draw, "maxdiff": 1.0 / it})
     w = np.where(rng.random(n) < 0.5, -1, 1).astype(np.int8)
-    for it in range(1, params["max_sweeps"] + 1):
-        if trace is not None:
-            trace({"iteration": it, "gamma": 0.1 * it, "maxdiff": 1.0 / it})
-    errors = train_errors(w, patterns, labels, kappa)
+    w = w.reshape(problem.arch.weight_shape(problem.n_inputs))
+    errors = wfm.models.reference_errors(
+        problem.arch, w, problem.patterns, problem.labels, problem.kappa
+    )
     return wfm.learners.LearnerResult(
         weights=w,
         train_errors=errors,
-        converged=errors == 0,
+        converged=True,
         iterations=params["max_sweeps"],
         attrs={"free_entropy": 0.25, "bp_converged": True, "note": None},
     )
 
 
+FAKE_MODULE = types.SimpleNamespace(learn=_fake_learn)
+
+FAKE = LearnerInfo(
+    name="fake",
+    module=FAKE_MODULE,
+    description="a fast fake learner for tests",
+    params=FAKE_PARAMS,
+    goal="fixed-point",
+    kernels=(),
+    trace_fields={
+        "iteration": ("int64", "fake sweeps done", "sweeps"),
+        "gamma": ("float64", "a number", "1"),
+        "maxdiff": ("float64", "another number", "1"),
+    },
+)
+
+
 @pytest.fixture
 def fake_learner(monkeypatch):
-    """Register learner ``"fake"`` (fast, deterministic) for the duration of a test."""
-    module = types.SimpleNamespace(DEFAULTS=dict(FAKE_DEFAULTS), learn=_fake_learn)
-    real_get = wfm.learners.get_learner
-
-    def get_learner(name):
-        return module if name == "fake" else real_get(name)
-
-    monkeypatch.setattr(
-        wfm.learners, "LEARNER_NAMES", (*wfm.learners.LEARNER_NAMES, "fake")
-    )
-    monkeypatch.setattr(wfm.learners, "get_learner", get_learner)
-    return module
+    """Register learner ``"fake"`` (fast, deterministic, resumable) for every model
+    during a test."""
+    monkeypatch.setitem(LEARNERS, "fake", FAKE)
+    for name, info in list(wfm.models.MODELS.items()):
+        monkeypatch.setitem(
+            wfm.models.MODELS, name,
+            dataclasses.replace(info, learners=(*info.learners, "fake")),
+        )  # fmt: skip
+    return FAKE
 
 
 @pytest.fixture
@@ -63,3 +96,13 @@ def small_spec(fake_learner):
         learner=LearnerSpec("fake"),
         seed=3,
     )
+
+
+@pytest.fixture
+def pm1_instance():
+    """A small random binary-perceptron instance: (patterns (P, N) int8, labels)."""
+    rng = np.random.default_rng(11)
+    n, p = 21, 8
+    patterns = (2 * rng.integers(0, 2, size=(p, n)) - 1).astype(np.int8)
+    labels = (2 * rng.integers(0, 2, size=p) - 1).astype(np.int8)
+    return patterns, labels

@@ -42,7 +42,8 @@ CASES = [
     ({"model": {"n": 5.5}}, "model.n must be an integer, got 5.5"),
     (
         {"model": {"n": 1000}},
-        "model.n must be odd for perceptron-binary with ±1 patterns, got 1000",
+        "model.n must be odd for perceptron-binary with ±1 patterns (no zero fields), "
+        "got 1000",
     ),
     ({"model": {"k": 0}}, "model.k must be >= 1, got 0"),
     ({"model": {"k": 3}}, "model.k must be 1 for perceptron-binary, got 3"),
@@ -74,11 +75,11 @@ CASES = [
     (
         {"model": {"name": "committee-tree", "n": 102, "k": 3}},
         "the inputs per hidden unit must be odd for committee-tree with ±1 patterns "
-        "(no hidden ties), got 34",
+        "(no zero fields), got 34",
     ),
     (
         {"model": {"width": 3}},
-        "model.width is not a config key; accepted: k, kappa, n, name",
+        "model.width is not a config key; accepted: name, n, k, kappa",
     ),
     ({"data": {"alpha": -1.0}}, "data.alpha must be > 0, got -1.0"),
     ({"data": {"alpha": 0}}, "data.alpha must be > 0, got 0.0"),
@@ -106,7 +107,7 @@ CASES = [
     (
         {"learner": {"dampin": 0.5}},
         "learner.dampin is not a parameter of learner "
-        "'fake'; accepted: damping, gamma, max_sweeps, protocol, schedule, verbose",
+        "'fake'; accepted: max_sweeps, damping, gamma, protocol, verbose, schedule",
     ),
     (
         {"learner": {"max_sweeps": 2.5}},
@@ -122,7 +123,23 @@ CASES = [
         "learner.verbose must be true or false, got 'yes'",
     ),
     ({"model": 3}, "model must be a table, got 3"),
-]
+    ({"learner": {"damping": 1.5}}, "learner.damping must be in [0, 1], got 1.5"),
+    ({"learner": {"protocol": "x"}},
+     "learner.protocol must be one of standard, pseudo; got 'x'"),
+    ({"learner": {"name": "fbp", "dr": 0}}, "learner.dr must be in (0, 1), got 0.0"),
+    ({"learner": {"name": "fbp", "protocol": "scoping"}},
+     "learner.y must be > 0 for the scoping protocol, got 0.0"),
+    ({"learner": {"name": "fbp", "protocol": "free"}},
+     "learner.schedule must be a non-empty list of [gamma, y] pairs for protocol free"),
+    ({"learner": {"name": "fbp", "schedule": [[1, 2, 3]]}},
+     "learner.schedule must be a list of [gamma, y] pairs, got [[1, 2, 3]]"),
+    ({"learner": {"name": "fbp", "randfact": 1.0}},
+     "learner.randfact must be in [0, 1), got 1.0"),
+    ({"learner": {"name": "entropy-mc", "lambda_factor": 1.0}},
+     "learner.lambda_factor must be > 1, got 1.0"),
+    ({"learner": {"name": "bp"}, "model": {"name": "parity", "n": 51, "k": 3}},
+     "learner 'bp' does not support model 'parity'; use one of fbp, fake"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("change", "message"), CASES)
@@ -131,7 +148,7 @@ def test_each_constraint_has_its_message(fake_learner, change, message):
         build(fake_learner, **change)
     import wfm.learners
 
-    learners = ", ".join(wfm.learners.LEARNER_NAMES)  # grows as learners are added
+    learners = ", ".join(wfm.learners.learner_names())  # grows as learners are added
     assert str(info.value) == message.format(learners=learners)
     assert "\n" not in str(info.value)
 
@@ -140,27 +157,39 @@ def test_valid_config_and_defaults(fake_learner):
     spec = build(fake_learner)
     assert spec.model == ModelSpec("perceptron-binary", 51, 1, 0.0)
     assert spec.data == DataSpec("random", 0.5, True)
-    assert spec.learner.params == fake_learner.DEFAULTS
+    assert spec.learner.params == {p.name: p.default for p in fake_learner.params}
     assert spec.n_patterns == round(0.5 * 51)
+    assert spec.alpha_effective == spec.n_patterns / 51
     # even n is fine for Gaussian patterns
     assert build(fake_learner, model={"n": 50}, data={"kind": "gaussian"}).model.n == 50
 
 
-def test_params_merge_over_defaults_and_coerce(fake_learner):
-    spec = LearnerSpec("fake", {"damping": 1, "max_sweeps": 3})
-    assert spec.params["damping"] == 1.0 and isinstance(spec.params["damping"], float)
-    assert spec.params["max_sweeps"] == 3
-    assert spec.params["gamma"] == math.inf
+def test_params_resolved_in_runspec_and_coerced(fake_learner):
+    given = LearnerSpec("fake", {"damping": 1, "max_sweeps": 3})
+    assert given.params == {"damping": 1.0, "max_sweeps": 3}  # what was given
+    assert isinstance(given.params["damping"], float)
+    spec = RunSpec(model=ModelSpec(n=51), learner=given)
+    assert spec.learner.params["gamma"] == math.inf  # resolved: every parameter
+    assert list(spec.learner.params) == [p.name for p in fake_learner.params]
 
 
-def test_learner_validate_params_hook(fake_learner):
-    def validate(params):
-        if params["damping"] >= 1:
-            raise ValueError(f"damping must be < 1, got {params['damping']}")
+def test_per_model_defaults_and_given_values_survive(fake_learner):
+    machine = ModelSpec("committee-tree", n=51, k=3)
+    spec = RunSpec(model=machine, learner=LearnerSpec("fake"))
+    assert spec.learner.params["damping"] == 0.25  # the machine family's default
+    spec = RunSpec(model=machine, learner=LearnerSpec("fake", {"damping": 0.5}))
+    assert spec.learner.params["damping"] == 0.5  # given beats the model default
 
-    fake_learner.validate_params = validate
-    with pytest.raises(ConfigError, match=r"^learner\.damping must be < 1, got 1\.5$"):
-        LearnerSpec("fake", {"damping": 1.5})
+
+def test_round_trip_reproduces_machine_defaults():
+    # the bug of format 1: a spec rebuilt from its own dict got other defaults
+    spec = RunSpec(
+        model=ModelSpec("committee-tree", n=999, k=3), learner=LearnerSpec("fbp")
+    )
+    again = RunSpec.from_dict(spec.to_dict())
+    assert again == spec
+    assert again.learner.params["dr"] == spec.learner.params["dr"] == 0.005
+    assert again.learner.params["randfact"] == 0.1
 
 
 def test_json_round_trip(fake_learner):
@@ -176,6 +205,13 @@ def test_json_round_trip(fake_learner):
     assert again.learner.params["gamma"] == math.inf
     with pytest.raises(ConfigError, match="config JSON is invalid"):
         RunSpec.from_json("{not json")
+
+
+def test_short_hash_distinguishes_every_setting(fake_learner):
+    a = build(fake_learner)
+    b = build(fake_learner, learner={"damping": 0.3})
+    assert a.short_hash() == build(fake_learner).short_hash()
+    assert a.short_hash() != b.short_hash()
 
 
 def test_toml_load_and_overrides(tmp_path, fake_learner):

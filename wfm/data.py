@@ -74,7 +74,7 @@ def generate(
     alpha: float,
     n: int,
     rng: np.random.Generator,
-    model: str = "perceptron-binary",
+    model: str | None = None,
     k: int = 1,
 ) -> Dataset:
     """Draw a data set of ``P = round(alpha N_w)`` patterns of ``n`` inputs.
@@ -95,8 +95,8 @@ def generate(
         Number of inputs.
     rng : numpy.random.Generator
         The run's data stream (:func:`wfm.rng.stream` ``"data"``).
-    model : str
-        A registered model name.
+    model : str, optional
+        A registered model name (default :data:`wfm.models.DEFAULT_MODEL`).
     k : int
         Hidden units.
 
@@ -104,9 +104,9 @@ def generate(
     -------
     Dataset
     """
-    from wfm.models import get_model
+    from wfm.models import DEFAULT_MODEL, get_model
 
-    info = get_model(model)
+    info = get_model(model or DEFAULT_MODEL)
     arch = info.architecture(k)
     n_weights = arch.n_weights(n)
     p = int(round(alpha * n_weights))

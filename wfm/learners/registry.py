@@ -30,8 +30,9 @@ class LearnerInfo:
     Attributes
     ----------
     name : str
-    module : str
-        Dotted module holding ``learn(problem, params, ctx)``.
+    module : str or module
+        Dotted name of the module holding ``learn(problem, params, ctx)`` (or the
+        module object itself, for learners defined outside the package, e.g. tests).
     description : str
         One line.
     params : tuple of Param
@@ -48,7 +49,7 @@ class LearnerInfo:
     """
 
     name: str
-    module: str
+    module: object
     description: str
     params: tuple
     goal: str = "solution"
@@ -58,7 +59,9 @@ class LearnerInfo:
 
     def load(self):
         """The learner's module (imports numba and its kernels)."""
-        return importlib.import_module(self.module)
+        if isinstance(self.module, str):
+            return importlib.import_module(self.module)
+        return self.module
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

@@ -29,6 +29,7 @@ __all__ = [
     "architecture_of",
     "get_model",
     "model_names",
+    "reference_errors",
     "register",
 ]
 
@@ -231,6 +232,12 @@ def _machine_errors(w, patterns, labels, arch, kappa=0.0):
     if arch.parity:
         return parity.train_errors(w, patterns, labels, arch.k)
     return committee.train_errors(w, patterns, labels, arch.k, arch.fully_connected)
+
+
+def reference_errors(arch, w, patterns, labels, kappa=0.0) -> int:
+    """Training errors of weights ``w`` on any architecture (numpy reference)."""
+    fn = _machine_errors if arch.hidden else _perceptron_errors
+    return int(fn(w, patterns, labels, arch, kappa))
 
 
 _MACHINE = {
