@@ -26,6 +26,15 @@ BAD_INPUTS = [
         ["run", "--model", "perceptron-spherical"],
         "model.name 'perceptron-spherical' is known but not yet",
     ),
+    (["run", "--set", "dr=0"], "learner.dr must be in (0, 1), got 0.0"),
+    (["run", "--set", "damping=-0.1"], "learner.damping must be in [0, 1), got -0.1"),
+    (["run", "--learner", "bp", "--model", "parity", "--k", "3", "--n", "51"],
+     "learner 'bp' does not support model 'parity'"),
+    (["run", "--device", "cuda"], "cuda"),
+    (["run", "--checkpoint-every", "0"], "--checkpoint-every must be > 0"),
+    (["run", "--resume", "x.h5", "--alpha", "0.5"], "--resume takes no config"),
+    (["run", "--resume", "nothing.h5"], "nothing.h5"),
+    (["local-entropy", "absent.h5"], "absent.h5"),
     (["run", "--model", "committee-tree", "--k", "4"], "model.k must be odd"),
     (["run", "--set", "learner.dampin=1"], "learner.dampin is not a parameter"),
     (["run", "missing.toml"], "cannot read config file 'missing.toml'"),
@@ -35,6 +44,7 @@ BAD_INPUTS = [
     (["theory", "volume"], "invalid choice: 'volume'"),
     (["show", "absent.h5"], "absent.h5: no such file"),
     (["bench", "fft"], "bench kernel must be one of bp, enumerate"),
+    (["bench", "bp", "--n", "0"], "bench bp: needs n >= 1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ]
 
@@ -85,7 +95,7 @@ def test_run_json_and_show(tmp_path, capsys, fake_learner):
     result = json.loads(stdout)
     assert result["config"]["model"]["n"] == 51
     assert result["config"]["learner"] == {
-        **fake_learner.DEFAULTS,
+        **{p.name: p.default for p in fake_learner.params},
         "name": "fake",
         "max_sweeps": 5,
         "gamma": "inf",
@@ -118,6 +128,7 @@ def test_run_from_toml_with_set(tmp_path, capsys, fake_learner):
     )
     assert code == 0, err
     assert "fake on perceptron-binary N=51 alpha=0.6 seed=1" in stdout
+    assert stdout.startswith("solved: ")
     assert open_run(out).patterns.shape == (31, 51)
 
 
@@ -185,12 +196,33 @@ def test_console_script_help_and_bad_input():
     assert bad.stderr == "wfm: error: data.alpha must be > 0, got 0.0\n"
 
 
-def test_unexpected_error_exit_1(tmp_path, capsys, fake_learner):
+def test_every_option_has_help_and_metavar():
+    from wfm.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in [("wfm", parser), *sub.choices.items()]:
+        for action in p._actions:
+            if action.dest in ("help", "version") or action.help == "==SUPPRESS==":
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+            takes_value = action.nargs != 0 and not isinstance(
+                action, (__import__("argparse")._StoreTrueAction,)
+            )
+            if action.option_strings and takes_value and action.choices is None:
+                assert action.metavar, f"{name} {action.option_strings} has no metavar"
+
+
+def test_unexpected_error_exit_1_one_line_and_debug(
+    tmp_path, capsys, monkeypatch, fake_learner
+):
     def boom(*a, **k):
         raise RuntimeError("bug")
 
-    fake_learner.learn = boom
-    code, _, err = run_cli(
-        capsys, "run", "--n", "51", "--learner", "fake", "--out", str(tmp_path / "x.h5")
-    )
+    monkeypatch.setattr(fake_learner.module, "learn", boom)
+    argv = ["run", "--n", "51", "--learner", "fake", "--quiet"]
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "x.h5"))
     assert code == 1 and "unexpected error: RuntimeError: bug" in err
+    assert err.count("\n") == 1 and "--debug" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "y.h5"), "--debug")
+    assert code == 1 and "Traceback" in err
