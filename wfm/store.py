@@ -113,6 +113,7 @@ _FORMAT1_LOCAL_ENTROPY_NAMES = {
     "q_derivative": "overlap_derivative",
 }
 _COMPRESS_ABOVE_BYTES = 4096
+_CHUNK_BYTES = 2**20  # target size of a dataset chunk
 _TRACE_CHUNK = 1024  # records per chunk of a /trace dataset
 _MAX_BUFFERED_RECORDS = 65536  # flush earlier than flush_seconds past this
 _VERIFY_WHOLE_BYTES = 64 * 2**20  # validate_run reads larger datasets chunk by chunk
@@ -344,12 +345,28 @@ def _create_dataset(group, name, data, attrs=None, *, compress=True):
         kwargs["dtype"] = h5py.string_dtype()
     elif data.ndim > 0:
         kwargs["fletcher32"] = True
+        kwargs["chunks"] = _chunk_shape(data.shape, data.dtype.itemsize)
         if compress and data.nbytes > _COMPRESS_ABOVE_BYTES:
             kwargs.update(compression="gzip", compression_opts=4)
     ds = group.create_dataset(name, data=data, **kwargs)
     for key, value in (attrs or {}).items():
         ds.attrs[key] = value
     return ds
+
+
+def _chunk_shape(shape, itemsize):
+    """Chunks of about 1 MiB along the first axis (whole rows), at least one row.
+
+    Large chunks compress better and keep the chunk index small; a checksum per chunk
+    still localises damage.
+    """
+    if 0 in shape:
+        return True  # h5py's guess copes with empty extents
+    row = itemsize * math.prod(shape[1:])
+    rows = max(1, min(shape[0], _CHUNK_BYTES // max(row, 1)))
+    if row * rows > 4 * _CHUNK_BYTES:  # rows too long: let h5py split them
+        return True
+    return (rows, *shape[1:])
 
 
 def _copy_group_verified(src, dst):
@@ -1111,7 +1128,7 @@ def _open_h5(path):
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        if "lock" in str(exc).lower():
+        if "unable to lock file" in str(exc).lower():
             raise RunLockedError(
                 f"{path} is open for writing by another process; wait for it to finish"
             ) from exc
