@@ -336,6 +336,50 @@ def test_3_bad_parent_paths_are_one_line_run_file_errors(tmp_path):
         write_run(tmp_path / "dir.h5", force=True)
 
 
+DISK_FULL_SCRIPT = textwrap.dedent(
+    """
+    import resource, signal, sys
+    import numpy as np
+    from wfm.errors import RunFileError
+    from wfm.store import RunWriter, append_group
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, resource.RLIM_INFINITY))
+    big = {"x": np.random.default_rng(0).standard_normal(1_000_000)}  # 8 MB
+    try:
+        append_group(sys.argv[1], "/theory/x", big, {}, {"x": ("x", "1")})
+    except RunFileError as exc:
+        print(exc, flush=True)
+    try:
+        with RunWriter(sys.argv[1], config={}, root_attrs={}, force=True) as w:
+            w.write_data(big, {}, {"x": ("x", "1")})
+            w.complete()
+    except RunFileError as exc:
+        print(exc, flush=True)
+    """
+)
+
+
+def test_3_full_disk_is_a_one_line_run_file_error(tmp_path):
+    out = tmp_path / "full.h5"
+    write_run(out)
+    before = out.read_bytes()
+    child = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_SCRIPT, str(out)],
+        env=CHILD_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0 and not child.stderr, child.stderr
+    lines = child.stdout.splitlines()
+    assert len(lines) == 2, child.stdout
+    for line in lines:
+        assert str(tmp_path) in line and "not enough free space" in line
+    assert out.read_bytes() == before
+    assert open_run(partial_path(out)).status == "failed"
+
+
 # ----------------------------------------------------------- (4) corruption
 def zero_middle_of_dataset(path, name, nbytes=2048):
     """Overwrite ``nbytes`` in the middle of the stored bytes of dataset ``name``."""

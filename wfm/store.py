@@ -49,6 +49,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import time
@@ -117,6 +118,7 @@ _CHUNK_BYTES = 2**20  # target size of a dataset chunk
 _TRACE_CHUNK = 1024  # records per chunk of a /trace dataset
 _MAX_BUFFERED_RECORDS = 65536  # flush earlier than flush_seconds past this
 _VERIFY_WHOLE_BYTES = 64 * 2**20  # validate_run reads larger datasets chunk by chunk
+_SPACE_MARGIN = 2**20  # HDF5 metadata beyond the raw bytes of a write
 _ARRAY_KEY = "__ndarray__"
 
 
@@ -163,12 +165,12 @@ def _reason(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _io(path, doing: str):
-    """Turn an ``OSError`` (not already a RunFileError) into a one-line RunFileError."""
+    """Turn an OSError (or h5py's RuntimeError) into a one-line RunFileError."""
     try:
         yield
     except RunFileError:
         raise
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # h5py raises RuntimeError on a full disk
         raise RunFileError(
             f"cannot {doing} {path}: {_reason(exc)}; check the folder (free space, "
             "permissions) or choose another --out"
@@ -309,6 +311,35 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
+def _require_space(path, nbytes: int, doing: str):
+    """RunFileError unless ``path`` can grow by ``nbytes`` (plus a margin).
+
+    HDF5 (2.0 with h5py 3.16) crashes the process at close or exit after a write
+    fails on a full disk, so writes are checked beforehand: against the free space
+    of the folder and the file-size limit (``ulimit -f``).
+    """
+    path = Path(path)
+    need = int(nbytes) + _SPACE_MARGIN
+    try:
+        free = shutil.disk_usage(path.parent).free
+        current = path.stat().st_size if path.exists() else 0
+    except OSError:
+        return  # the write itself will report what is wrong
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        free = min(free, max(0, limit - current))
+    if free < need:
+        raise RunFileError(
+            f"cannot {doing} {path}: not enough free space (needs about "
+            f"{need / 2**20:.1f} MiB, {free / 2**20:.1f} MiB available); free some "
+            "space or choose another --out"
+        )
+
+
+def _nbytes(arrays: dict) -> int:
+    return sum(np.asarray(v).nbytes for v in arrays.values())
+
+
 def _check_descriptions(arrays: dict, descriptions, where: str) -> dict:
     """``name -> (description, units)`` for every array, else ValueError."""
     descriptions = descriptions or {}
@@ -401,7 +432,7 @@ class RunLock:
     """
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = _final_path(path)  # F.h5.partial and F.h5 share one lock
         self.lock_path = lock_path(self.path)
         self._fd = None
 
@@ -757,6 +788,7 @@ class RunWriter:
 
         for stale in (self.partial, self.checkpoint_path, _ckpt_tmp(self.path)):
             stale.unlink(missing_ok=True)
+        _require_space(self.partial, 0, "create")
         self._run_attrs = {
             **provenance(),
             "config": self._config_json,
@@ -801,7 +833,9 @@ class RunWriter:
 
     def _write_group(self, name, arrays, attrs, descriptions):
         desc = _check_descriptions(arrays, descriptions, "/" + name)
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
         f = self.file
+        _require_space(self.partial, _nbytes(arrays), "write")
         with _io(self.partial, "write"):
             if name in f:
                 del f[name]
@@ -854,6 +888,7 @@ class RunWriter:
     def flush(self):
         """Write the buffered trace records and flush the file to disk."""
         f = self.file
+        _require_space(self.partial, 8 * self._buffered * len(self._buffer), "write")
         with _io(self.partial, "write"):
             if self._buffered:
                 start, stop = self._written, self._written + self._buffered
@@ -886,6 +921,8 @@ class RunWriter:
         tmp = _ckpt_tmp(self.path)
         with _io(self.checkpoint_path, "write checkpoint"):
             trace = {k: self._file["trace"][k][: self._written] for k in self._buffer}
+            tmp.unlink(missing_ok=True)
+            _require_space(tmp, _nbytes(arrays) + _nbytes(trace), "write checkpoint")
             with h5py.File(tmp, "w") as c:
                 c.attrs["format_version"] = FORMAT_VERSION
                 c.attrs["kind"] = "checkpoint"
@@ -1064,6 +1101,8 @@ class RunWriter:
         with _io(self.partial, "rebuild"):
             tmp.unlink(missing_ok=True)
             _ckpt_tmp(self.path).unlink(missing_ok=True)
+            old = self.partial.stat().st_size if partial_exists else 0
+            _require_space(tmp, old + _nbytes(ckpt.trace), "rebuild")
             with h5py.File(tmp, "w") as f:
                 _write_attrs(f, {**run_attrs, "status": "running"})
                 self.needs_data = not (
@@ -1477,6 +1516,7 @@ def append_group(
     if not key:
         raise ValueError("append_group needs a group name such as '/theory/x'")
     desc = _check_descriptions(arrays, descriptions, "/" + key)
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
     tmp = _sidecar(path, ".append.tmp")
     with RunLock(path):
         exists = os.path.lexists(path)
@@ -1486,6 +1526,9 @@ def append_group(
             raise RunFileError(f"{path}: no such file")
         try:
             with _io(tmp, "write"):
+                tmp.unlink(missing_ok=True)
+                old = path.stat().st_size if exists else 0
+                _require_space(tmp, old + _nbytes(arrays), "write")
                 if exists:
                     shutil.copyfile(path, tmp)
                     shutil.copymode(path, tmp)
