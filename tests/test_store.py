@@ -829,6 +829,7 @@ def test_format1_file_stays_readable(tmp_path):
     for old in ("d", "s", "lambda", "q", "q_derivative"):
         assert old not in g.arrays
     np.testing.assert_allclose(g["distance"], [0.05, 0.1, 0.2], atol=0.03)
+    assert "solution/local_entropy" in run.group("local_entropy").arrays
     assert g.attrs["method"] == "bp"
     assert json.dumps(run.summary())
     validate_run(path)

@@ -583,6 +583,11 @@ def _read_checkpoint(path) -> _Checkpoint:
         with h5py.File(path, "r") as f:
             if f.attrs.get("kind") != "checkpoint":
                 raise ValueError("not a wfm checkpoint")
+            if int(f.attrs["format_version"]) != FORMAT_VERSION:
+                raise ValueError(
+                    f"checkpoint format_version {int(f.attrs['format_version'])}, "
+                    f"this wfm resumes {FORMAT_VERSION}"
+                )
             state = _decode_state(str(f.attrs["state"]), f["state"])
             trace, fields = {}, {}
             for key, ds in f["trace"].items():
@@ -708,7 +713,7 @@ class RunWriter:
                 f"root_attrs may not set {', '.join(sorted(reserved))} (the writer "
                 "sets them)"
             )
-        self.path = Path(path)
+        self.path = _final_path(path)
         self.partial = partial_path(self.path)
         self.checkpoint_path = checkpoint_path(self.path)
         self.config = config
@@ -1223,7 +1228,8 @@ def _read_group(g, name, path, renames=None) -> GroupData:
     arrays, dataset_attrs = {}, {}
     renames = renames or {}
     for key, ds in datasets:
-        out = renames.get(key, key)
+        head, sep, base = key.rpartition("/")
+        out = head + sep + renames.get(base, base)
         arrays[out] = _read_dataset(ds, path)
         with _reading(path, f"dataset {ds.name}"):
             dataset_attrs[out] = {k: _plain(v) for k, v in ds.attrs.items()}
