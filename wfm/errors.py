@@ -14,11 +14,59 @@ class ConfigError(WfmError, ValueError):
 
 
 class RunFileError(WfmError, OSError):
-    """A run file cannot be read as a wfm run.
+    """A run file cannot be read, created or written as a wfm run.
 
-    Cause: the file is truncated (a killed run), not HDF5, or written by a wfm with an
-    unknown ``format_version``. Fix: rerun (a killed run's ``.partial`` file keeps its
-    trace up to the last flush), or upgrade wfm.
+    Cause: the file is missing, truncated, not HDF5, of an unknown
+    ``format_version``, or its folder cannot be written (a parent is a file,
+    permission denied, disk full). Fix: the one-line message names the path and the
+    remedy (another ``--out``, ``--force``, ``--resume``, or upgrading wfm).
+    """
+
+
+class RunLockedError(RunFileError):
+    """Another wfm process holds the lock of this run file.
+
+    Cause: a run, resume or ``append_group`` on the same ``F.h5`` is in progress (it
+    holds ``F.h5.lock``; the message gives its pid). Nothing was written. Fix: wait for
+    it to finish, or choose another ``--out``.
+    """
+
+
+class RunExistsError(RunFileError):
+    """The output path already holds a run (complete, or an unfinished ``.partial``).
+
+    Cause: ``F.h5`` or ``F.h5.partial`` exists; nothing was written. Fix: use
+    ``--force`` to overwrite (a complete file is replaced only when the new run
+    completes), ``wfm run --resume F.h5`` to continue an unfinished run, or another
+    ``--out``.
+    """
+
+
+class RunIncompleteError(RunFileError):
+    """The run file is not complete (its status is running, failed or interrupted).
+
+    Cause: the run was stopped before it finished, so it cannot be measured or
+    appended to. Fix: resume it with ``wfm run --resume F.h5`` (or rerun with
+    ``--force``).
+    """
+
+
+class RunCorruptError(RunFileError):
+    """A run file (or its checkpoint) failed validation: its bytes are damaged.
+
+    Cause: a dataset's checksum (fletcher32) or compression stream does not match, or
+    the HDF5 structure is broken (disk error, a partial copy, a file edited by hand).
+    Fix: rerun with ``--force`` or restore the file from a backup; the damaged file is
+    never modified by wfm.
+    """
+
+
+class RunInterrupted(WfmError):
+    """The run was stopped by a signal after saving a checkpoint.
+
+    Raised by learners on SIGINT/SIGTERM once a checkpoint is written; the run file
+    is marked ``interrupted`` and kept as ``F.h5.partial`` with ``F.h5.ckpt``. Fix:
+    continue it with ``wfm run --resume F.h5``.
     """
 
 
