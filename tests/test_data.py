@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from wfm.data import generate, run_generators, signed_patterns
+from wfm.data import generate, signed_patterns
+from wfm.rng import stream
 from wfm.models.perceptron import output
 
 
@@ -41,13 +42,13 @@ def test_teacher_labels_are_teacher_output():
 
 
 def test_reproducible_from_seed_and_streams_independent():
-    a = generate("random", 0.5, 51, run_generators(4)[0])
-    b = generate("random", 0.5, 51, run_generators(4)[0])
-    c = generate("random", 0.5, 51, run_generators(5)[0])
+    a = generate("random", 0.5, 51, stream(4, "data"))
+    b = generate("random", 0.5, 51, stream(4, "data"))
+    c = generate("random", 0.5, 51, stream(5, "data"))
     np.testing.assert_array_equal(a.patterns, b.patterns)
     np.testing.assert_array_equal(a.labels, b.labels)
     assert not np.array_equal(a.patterns, c.patterns)
-    data_rng, learner_rng = run_generators(4)
+    data_rng, learner_rng = stream(4, "data"), stream(4, "learner")
     assert data_rng.integers(2**62) != learner_rng.integers(2**62)
 
 
@@ -60,3 +61,19 @@ def test_signed_patterns():
     sg = signed_patterns(g.patterns, g.labels)
     assert sg.dtype == np.float64
     np.testing.assert_allclose(sg[3], g.labels[3] * g.patterns[3].astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("model", "k", "shape"),
+    [("committee-tree", 3, (63,)), ("committee-full", 3, (3, 63)), ("parity", 3, (63,))],
+)
+def test_machine_teacher_labels_are_the_registry_output(model, k, shape):
+    from wfm.models import get_model
+
+    d = generate("teacher", 0.3, 63, np.random.default_rng(3), model, k)
+    info = get_model(model)
+    assert d.teacher.shape == shape
+    np.testing.assert_array_equal(
+        d.labels, info.output(d.teacher, d.patterns, info.architecture(k))
+    )
+    assert info.train_errors(d.teacher, d.patterns, d.labels, info.architecture(k)) == 0

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from wfm import theory
-from wfm.learners import bp as bp_learner
-from wfm.learners import fbp
+from wfm.learners import learn
 from wfm.learners.protocols import focusing_protocol
 from wfm.models.perceptron import train_errors
 
@@ -17,7 +16,7 @@ def _instance(n, alpha, seed):
     p = int(round(alpha * n))
     patterns = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
     labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
-    return patterns, labels, rng
+    return patterns, labels, seed + 1000
 
 
 def test_standard_reinforcement_protocol():
@@ -52,7 +51,7 @@ def test_scoping_and_free_protocols():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fbp_finds_zero_error_solution(seed):
     patterns, labels, rng = _instance(301, 0.5, seed)
-    res = fbp.learn(patterns, labels, params={"dr": 0.01}, rng=rng)
+    res = learn("fbp", patterns, labels, params={"dr": 0.01}, seed=rng)
     assert res.converged
     assert res.train_errors == 0
     # checked independently with the numpy model
@@ -64,14 +63,8 @@ def test_fbp_trace_and_reproducibility():
     records = []
     patterns, labels, _ = _instance(201, 0.4, 7)
     params = {"dr": 0.01}
-    a = fbp.learn(
-        patterns,
-        labels,
-        params=params,
-        rng=np.random.default_rng(3),
-        trace=records.append,
-    )
-    b = fbp.learn(patterns, labels, params=params, rng=np.random.default_rng(3))
+    a = learn("fbp", patterns, labels, params=params, seed=3, trace=records.append)
+    b = learn("fbp", patterns, labels, params=params, seed=3)
     np.testing.assert_array_equal(a.weights, b.weights)
     assert a.iterations == b.iterations == len(records)
     assert records[-1]["errors"] == 0
@@ -81,7 +74,7 @@ def test_fbp_trace_and_reproducibility():
 def test_fbp_reports_failure_honestly():
     """Above capacity no zero-error solution exists: fBP must say so."""
     patterns, labels, rng = _instance(101, 1.2, 0)
-    res = fbp.learn(patterns, labels, params={"dr": 0.05}, rng=rng)
+    res = learn("fbp", patterns, labels, params={"dr": 0.05}, seed=rng)
     assert not res.converged
     assert res.train_errors == train_errors(res.weights, patterns, labels) > 0
 
@@ -89,7 +82,7 @@ def test_fbp_reports_failure_honestly():
 def test_plain_bp_free_entropy_small_alpha():
     """At alpha -> 0 every configuration is a solution: phi -> ln 2."""
     patterns, labels, rng = _instance(401, 0.01, 0)
-    res = bp_learner.learn(patterns, labels, params={}, rng=rng)
+    res = learn("bp", patterns, labels, seed=rng)
     assert res.attrs["bp_converged"]
     s = theory.gardner_entropy(0.01).value
     assert res.attrs["free_entropy"] == pytest.approx(s, abs=3e-3)
@@ -105,7 +98,7 @@ def test_bethe_entropy_agrees_with_replica_theory(alpha):
     values = []
     for seed in range(4):
         patterns, labels, rng = _instance(1001, alpha, 100 + seed)
-        res = bp_learner.learn(patterns, labels, params={}, rng=rng)
+        res = learn("bp", patterns, labels, seed=rng)
         assert res.attrs["bp_converged"]
         values.append(res.attrs["free_entropy"])
     rs = theory.gardner_entropy(alpha).value
@@ -118,6 +111,6 @@ def test_fbp_success_rate():
     solved = 0
     for seed in range(5):
         patterns, labels, rng = _instance(501, 0.65, 200 + seed)
-        res = fbp.learn(patterns, labels, params={}, rng=rng)
+        res = learn("fbp", patterns, labels, seed=rng)
         solved += train_errors(res.weights, patterns, labels) == 0
     assert solved >= 4

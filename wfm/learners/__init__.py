@@ -37,6 +37,48 @@ __all__ = [
     "Problem",
     "RunContext",
     "get_learner",
+    "learn",
     "learner_names",
     "register",
 ]
+
+
+def learn(
+    name, patterns, labels, *, model=None, k=1, kappa=0.0, params=None, seed=0,
+    trace=None, progress=False,
+):  # fmt: skip
+    """Run learner ``name`` on arrays, without a run file.
+
+    Parameters
+    ----------
+    name : str
+        A registered learner.
+    patterns, labels : arrays
+    model : str, optional
+        A registered model (default the binary perceptron); ``k`` its hidden units.
+    kappa : float
+    params : dict, optional
+        Parameter values; the rest are the learner's defaults for ``model``.
+    seed : int
+        Root seed of the named streams (:mod:`wfm.rng`).
+    trace : callable, optional
+        Receives every trace record.
+    progress : bool
+
+    Returns
+    -------
+    LearnerResult
+    """
+    import numpy as np
+
+    from wfm.models import DEFAULT_MODEL, get_model
+
+    info = get_model(model or DEFAULT_MODEL)
+    info.check_learner(name)
+    entry = get_learner(name)
+    resolved = entry.resolve(dict(params or {}), info)
+    problem = Problem(
+        np.asarray(patterns), np.asarray(labels), info.architecture(k), float(kappa)
+    )
+    ctx = RunContext(seed=seed, trace_sink=trace, progress=progress)
+    return entry.load().learn(problem, resolved, ctx)
