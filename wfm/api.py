@@ -275,7 +275,6 @@ def resume(
     writer, state, config = store.RunWriter.resume(path)
     with writer:
         spec = RunSpec.from_dict(config)
-        writer.set_trace_fields(_trace_fields(spec.learner.info))
         return _execute(
             spec, writer, _unflatten(state), progress, checkpoint_seconds, path,
             resumed_from=command_line,

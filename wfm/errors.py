@@ -85,11 +85,3 @@ class BPNotConvergedWarning(RuntimeWarning):
     the value as unreliable. Fix: raise ``max_iters``, add damping, or lower alpha.
     """
 
-
-class RunInterrupted(WfmError):
-    """A run was stopped by SIGINT/SIGTERM after saving a checkpoint.
-
-    Fix: continue it with ``wfm run --resume F.h5`` (the ``.partial`` file and its
-    ``.ckpt`` checkpoint hold everything needed; the result equals an uninterrupted
-    run's).
-    """
