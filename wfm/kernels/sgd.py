@@ -759,7 +759,7 @@ def rsgd_binary_epoch_reference(
     p = x.shape[0]
     xf = x.astype(np.float64)
     gy = gamma * nrep
-    corr = np.tanh(gy) if (corrected and not np.isinf(gamma)) else 1.0
+    corr = math.tanh(gy) if (corrected and not np.isinf(gamma)) else 1.0
     W = nets.binarise(H)
     mistakes = np.zeros(nrep, dtype=np.int64)
     for start in range(0, p, batch):
@@ -768,8 +768,8 @@ def rsgd_binary_epoch_reference(
             target = np.sign(hc)
         elif hard:
             target = np.clip(gy * hc, -1.0, 1.0)
-        else:
-            target = np.tanh(gy * hc)
+        else:  # libm's tanh, as the kernel (numpy's own tanh may differ by an ulp)
+            target = np.vectorize(math.tanh, otypes=[np.float64])(gy * hc)
         for a in range(nrep):
             dH = np.zeros((k, n))
             for mu in perm[a, start : start + batch]:
