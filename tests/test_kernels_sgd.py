@@ -389,6 +389,7 @@ def test_rsgd_elastic_pull_formula():
     W = np.where(H > 0, 1.0, -1.0)
     hc = W.mean(axis=0)
     assert np.any(np.abs(hc) < 1)  # the replicas disagree somewhere
+    np.testing.assert_array_equal(sgd.rsgd_center(H), hc)
     gamma, lam = 0.7, 0.3
     expected = H + lam * (np.tanh(gamma * y * hc)[None] - W)
     Hk = H.copy()
