@@ -3,6 +3,11 @@
 Every kernel module imports :data:`njit` (serial) and :data:`pnjit` (``parallel=True``)
 from here, so caching and fast-math are set once for the whole package (quimb's habit).
 Fast-math stays off: BP kernels are checked against numpy references to 1e-10.
+
+A loop body that runs both serially and over threads is written once, in a factory
+``make(jit, loop)``, and compiled both ways by :func:`serial_and_parallel` (UMAP's
+habit, style.md #3). The default number of BP shards lives here too
+(:data:`DEFAULT_SHARDS`, :func:`default_shards`): every default elsewhere refers to it.
 """
 
 from functools import partial
@@ -13,4 +18,40 @@ njit = partial(numba.njit, cache=True, fastmath=False, nogil=True)
 pnjit = partial(numba.njit, cache=True, fastmath=False, nogil=True, parallel=True)
 prange = numba.prange
 
-__all__ = ["njit", "pnjit", "prange"]
+DEFAULT_SHARDS = 2
+"""Shards of a sharded BP sweep on large instances (see :mod:`wfm.kernels.bp`)."""
+
+SHARDS_MIN_FACTORS = 200
+"""Below this many factors (patterns) a sweep is fully sequential by default: the
+shards' merged updates cost accuracy and the threads buy nothing on small graphs."""
+
+
+def default_shards(n_factors: int) -> int:
+    """Default shards of a BP sweep over ``n_factors`` factors.
+
+    ``1`` (sequential) below :data:`SHARDS_MIN_FACTORS` factors, else
+    :data:`DEFAULT_SHARDS`.
+    """
+    return 1 if n_factors < SHARDS_MIN_FACTORS else DEFAULT_SHARDS
+
+
+def serial_and_parallel(make):
+    """Compile one loop body serially and in parallel: ``(serial, parallel)``.
+
+    ``make(jit, loop)`` returns the kernel decorated with ``jit`` and iterating its
+    parallel loop with ``loop``; it is called with ``(njit, range)`` and
+    ``(pnjit, prange)``. Both kernels give the same result; the serial one avoids the
+    thread start-up that dominates sub-millisecond calls.
+    """
+    return make(njit, range), make(pnjit, prange)
+
+
+__all__ = [
+    "DEFAULT_SHARDS",
+    "SHARDS_MIN_FACTORS",
+    "default_shards",
+    "njit",
+    "pnjit",
+    "prange",
+    "serial_and_parallel",
+]

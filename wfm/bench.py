@@ -12,17 +12,9 @@ import time
 
 import numpy as np
 
+from wfm._numba import default_shards
+
 __all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate", "default_shards"]
-
-
-def default_shards() -> int:
-    """The fBP learner's default number of parallel shards (2 if unavailable)."""
-    try:
-        from wfm.learners import fbp
-
-        return int(fbp.DEFAULTS.get("shards", 2))
-    except Exception:  # the learner may not exist yet or may not define shards
-        return 2
 
 
 def _instance(n, alpha, seed):
@@ -67,7 +59,8 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
         Timed sweeps of the numpy reference (default ``max(3, sweeps // 5)``).
     seed : int
     shards : int, optional
-        Shards of the parallel variant (default: the fBP learner's default).
+        Shards of the parallel variant (default: :func:`wfm._numba.default_shards`
+        of the number of patterns).
 
     Returns
     -------
@@ -80,12 +73,12 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
 
     from wfm.kernels.bp import bp_sweep, bp_sweep_reference
 
-    if shards is None:
-        shards = default_shards()
     if reference_sweeps is None:
         reference_sweeps = max(3, sweeps // 5)
     s, u0, perm = _instance(n, alpha, seed)
     p = s.shape[0]
+    if shards is None:
+        shards = default_shards(p)
     seconds = {
         "numba_serial": _time_sweeps(
             bp_sweep, s, u0, perm, sweeps, shards=1, parallel=False
