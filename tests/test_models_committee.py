@@ -99,9 +99,7 @@ def test_error_counts_agree_with_enumeration(arch):
         if arch == "parity":
             total += parity.train_errors(w, x, labels, k) == 0
         else:
-            total += (
-                committee.train_errors(w, x, labels, k, full) == 0
-            )
+            total += committee.train_errors(w, x, labels, k, full) == 0
     assert total == counts.sum()
 
 

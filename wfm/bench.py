@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from wfm._numba import default_shards
+from wfm._numba import DEFAULT_SHARDS
 
-__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate", "default_shards"]
+__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate"]
 
 
 def _instance(n, alpha, seed):
@@ -59,8 +59,8 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
         Timed sweeps of the numpy reference (default ``max(3, sweeps // 5)``).
     seed : int
     shards : int, optional
-        Shards of the parallel variant (default: :func:`wfm._numba.default_shards`
-        of the number of patterns).
+        Shards of the parallel variant (default :data:`wfm._numba.DEFAULT_SHARDS`,
+        the package's sharded schedule at any size).
 
     Returns
     -------
@@ -78,7 +78,7 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
     s, u0, perm = _instance(n, alpha, seed)
     p = s.shape[0]
     if shards is None:
-        shards = default_shards(p)
+        shards = DEFAULT_SHARDS
     seconds = {
         "numba_serial": _time_sweeps(
             bp_sweep, s, u0, perm, sweeps, shards=1, parallel=False
