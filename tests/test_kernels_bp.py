@@ -136,6 +136,23 @@ def test_parallel_equals_serial_bitwise():
         np.testing.assert_array_equal(x, y)
 
 
+def test_default_shards_and_the_two_compilations():
+    from wfm._numba import (
+        DEFAULT_SHARDS,
+        default_shards,
+        njit,
+        pnjit,
+        prange,
+        serial_and_parallel,
+    )
+
+    assert default_shards(1) == default_shards(199) == 1
+    assert default_shards(200) == default_shards(10**6) == DEFAULT_SHARDS
+    made = serial_and_parallel(lambda jit, loop: (jit, loop))
+    assert made == ((njit, range), (pnjit, prange))
+    assert bp._sweep_serial is not bp._sweep_parallel
+
+
 @settings(max_examples=40, deadline=None)
 @given(h=st.floats(-60, 60), gamma=st.floats(0.01, 8.0), r=st.floats(0.0, 20.0))
 def test_focusing_field_closed_form(h, gamma, r):

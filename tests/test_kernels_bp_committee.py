@@ -83,6 +83,21 @@ def test_parallel_equals_serial():
         np.testing.assert_array_equal(a[key], b[key])
 
 
+@pytest.mark.parametrize("parity, tree", [(False, True), (False, False), (True, True)])
+def test_bethe_matches_reference(parity, tree):
+    rng = np.random.default_rng(2)
+    p, k, n = 9, 3, 7
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, k * n if tree else n))
+    labels = rng.choice([-1.0, 1.0], size=p)
+    u = rng.normal(0, 0.3, (p, k, n))
+    vup, vdn = rng.normal(0, 2, (p, k)), rng.normal(0, 2, (p, k))
+    ext = rng.normal(0, 1, (k, n))
+    args = (x, labels, n if tree else 0, u, vup, vdn, u.sum(axis=0), ext)
+    a = bpc.machine_bethe_free_entropy(*args, parity=parity)
+    b = bpc.machine_bethe_free_entropy_reference(*args, parity=parity)
+    assert a == pytest.approx(b, abs=1e-12)
+
+
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
 @pytest.mark.parametrize("use_parity", [False, True])
 def test_output_factor_vs_brute_force(k, use_parity):

@@ -6,28 +6,35 @@ import math
 import numpy as np
 import pytest
 
+from wfm._math import binary_entropy
 from wfm.kernels.enumerate import (
     _bench,
-    binary_entropy,
     count_solutions_by_distance,
     count_solutions_by_distance_reference,
     exact_local_entropy,
     exact_total_entropy,
 )
+from wfm.models import Architecture, get_model
 
 PM1 = np.array([-1, 1], np.int8)
 
 
+def structure(architecture, k):
+    """The Architecture of a registered model name (the kernel takes no names)."""
+    return get_model(architecture).architecture(k)
+
+
 def n_weights(architecture, n_inputs, k):
-    return k * n_inputs if architecture == "committee-full" else n_inputs
+    return structure(architecture, k).n_weights(n_inputs)
 
 
 def machine_output(patterns, weights, architecture, k):
     """Outputs of one weight vector on all patterns, written out independently."""
     n_inputs = patterns.shape[1]
-    if architecture == "perceptron":
+    arch = structure(architecture, k)
+    if not arch.hidden:
         return np.sign(patterns @ weights)
-    if architecture == "committee-full":
+    if arch.fully_connected:
         hidden = patterns @ weights.reshape(k, n_inputs).T
     else:
         n = n_inputs // k
@@ -39,7 +46,7 @@ def machine_output(patterns, weights, architecture, k):
             axis=1,
         )
     signs = np.sign(hidden)
-    if architecture == "parity":
+    if arch.parity:
         return np.prod(signs, axis=1)
     return np.sign(signs.sum(axis=1))
 
@@ -66,8 +73,8 @@ def random_instance(
 # solutions at several distances. Even N or even k exercise the tie rule: sign(0) = 0,
 # so a tied output is an error.
 CASES = [
-    ("perceptron", 13, 5, 1),
-    ("perceptron", 14, 4, 1),
+    ("perceptron-binary", 13, 5, 1),
+    ("perceptron-binary", 14, 4, 1),
     ("committee-tree", 15, 6, 3),
     ("committee-tree", 15, 8, 5),
     ("committee-tree", 13, 5, 1),
@@ -91,9 +98,9 @@ def test_kernel_matches_reference(
         args = random_instance(
             seed, architecture, n_inputs, n_patterns, k, gaussian, teacher
         )
-        counts = count_solutions_by_distance(*args, architecture=architecture, k=k)
+        counts = count_solutions_by_distance(*args, arch=structure(architecture, k))
         expected = count_solutions_by_distance_reference(
-            *args, architecture=architecture, k=k
+            *args, arch=structure(architecture, k)
         )
         assert counts.dtype == np.int64
         assert counts.shape == (n_weights(architecture, n_inputs, k) + 1,)
@@ -107,14 +114,14 @@ def test_kernel_matches_reference(
 def test_perceptron_margin_matches_reference(kappa):
     for seed in range(3):
         for gaussian in (False, True):
-            args = random_instance(seed, "perceptron", 13, 3, 1, gaussian)
+            args = random_instance(seed, "perceptron-binary", 13, 3, 1, gaussian)
             counts = count_solutions_by_distance(*args, kappa=kappa)
             expected = count_solutions_by_distance_reference(*args, kappa=kappa)
             np.testing.assert_array_equal(counts, expected)
 
 
 def test_margin_shrinks_solution_space():
-    args = random_instance(4, "perceptron", 13, 5, 1, teacher=True)
+    args = random_instance(4, "perceptron-binary", 13, 5, 1, teacher=True)
     totals = [
         count_solutions_by_distance(*args, kappa=kappa).sum() for kappa in (0, 0.5, 1)
     ]
@@ -123,14 +130,19 @@ def test_margin_shrinks_solution_space():
 
 @pytest.mark.parametrize(
     ("architecture", "k"),
-    [("perceptron", 1), ("committee-tree", 3), ("committee-full", 3), ("parity", 3)],
+    [
+        ("perceptron-binary", 1),
+        ("committee-tree", 3),
+        ("committee-full", 3),
+        ("parity", 3),
+    ],
 )
 def test_counts_sum_to_number_of_solutions(architecture, k):
     n_inputs = 3 if architecture == "committee-full" else 9
     patterns, labels, reference = random_instance(7, architecture, n_inputs, 3, k)
     n = n_weights(architecture, n_inputs, k)
     counts = count_solutions_by_distance(
-        patterns, labels, reference, architecture=architecture, k=k
+        patterns, labels, reference, arch=structure(architecture, k)
     )
     n_solutions = 0
     for weights in itertools.product((-1, 1), repeat=n):
@@ -147,7 +159,7 @@ def test_teacher_is_the_only_solution_at_distance_zero(
         11, architecture, n_inputs, n_patterns, k, teacher=True
     )
     counts = count_solutions_by_distance(
-        patterns, labels, reference, architecture=architecture, k=k
+        patterns, labels, reference, arch=structure(architecture, k)
     )
     teacher_output = machine_output(patterns, reference, architecture, k)
     # With a tie the teacher misclassifies that pattern and is not a solution.
@@ -159,7 +171,7 @@ def test_teacher_is_the_only_solution_at_distance_zero(
 @pytest.mark.parametrize(
     ("architecture", "n_inputs", "k"),
     [
-        ("perceptron", 12, 1),
+        ("perceptron-binary", 12, 1),
         ("committee-tree", 15, 5),
         ("committee-full", 4, 3),
         ("parity", 12, 2),
@@ -172,13 +184,13 @@ def test_no_patterns_counts_every_configuration(architecture, n_inputs, k):
     patterns = np.zeros((0, n_inputs), np.int8)
     labels = np.zeros(0, np.int8)
     counts = count_solutions_by_distance(
-        patterns, labels, reference, architecture=architecture, k=k
+        patterns, labels, reference, arch=structure(architecture, k)
     )
     np.testing.assert_array_equal(counts, [math.comb(n, d) for d in range(n + 1)])
 
 
 @pytest.mark.parametrize(
-    ("architecture", "k"), [("perceptron", 1), ("committee-tree", 3)]
+    ("architecture", "k"), [("perceptron-binary", 1), ("committee-tree", 3)]
 )
 def test_flipping_labels_reverses_distances(architecture, k):
     # W ↦ −W maps solutions of (ξ, σ) onto solutions of (ξ, −σ) (odd machines are odd
@@ -186,7 +198,7 @@ def test_flipping_labels_reverses_distances(architecture, k):
     patterns, labels, reference = random_instance(
         3, architecture, 15, 5, k, teacher=True
     )
-    kw = {"architecture": architecture, "k": k}
+    kw = {"arch": structure(architecture, k)}
     counts = count_solutions_by_distance(patterns, labels, reference, **kw)
     flipped_labels = count_solutions_by_distance(patterns, -labels, reference, **kw)
     flipped_both = count_solutions_by_distance(patterns, -labels, -reference, **kw)
@@ -198,7 +210,7 @@ def test_flipping_labels_reverses_distances(architecture, k):
 
 def test_flip_symmetry_holds_with_margin():
     patterns, labels, reference = random_instance(
-        5, "perceptron", 13, 4, 1, teacher=True
+        5, "perceptron-binary", 13, 4, 1, teacher=True
     )
     counts = count_solutions_by_distance(patterns, labels, reference, kappa=0.4)
     flipped = count_solutions_by_distance(patterns, -labels, reference, kappa=0.4)
@@ -206,9 +218,9 @@ def test_flip_symmetry_holds_with_margin():
 
 
 def test_committee_with_one_unit_is_a_perceptron():
-    args = random_instance(2, "perceptron", 15, 6, 1)
+    args = random_instance(2, "perceptron-binary", 15, 6, 1)
     np.testing.assert_array_equal(
-        count_solutions_by_distance(*args, architecture="committee-tree", k=1),
+        count_solutions_by_distance(*args, arch=Architecture(k=1, hidden=True)),
         count_solutions_by_distance(*args),
     )
 
@@ -216,8 +228,8 @@ def test_committee_with_one_unit_is_a_perceptron():
 @pytest.mark.parametrize(
     ("architecture", "n_inputs", "k"),
     [
-        ("perceptron", 13, 1),
-        ("perceptron", 19, 1),
+        ("perceptron-binary", 13, 1),
+        ("perceptron-binary", 19, 1),
         ("committee-tree", 15, 3),
         ("committee-tree", 21, 3),
         ("committee-full", 5, 3),
@@ -231,7 +243,9 @@ def test_result_independent_of_chunking(architecture, n_inputs, k):
     args = random_instance(9, architecture, n_inputs, 5, k, teacher=True)
     n = n_weights(architecture, n_inputs, k)
     results = [
-        count_solutions_by_distance(*args, architecture=architecture, k=k, chunk_bits=b)
+        count_solutions_by_distance(
+            *args, arch=structure(architecture, k), chunk_bits=b
+        )
         for b in (0, 3, n)
     ]
     assert results[0].sum() > 0
@@ -242,7 +256,7 @@ def test_result_independent_of_chunking(architecture, n_inputs, k):
 def test_perceptron_n25_runs():
     # α ≈ 0.3 teacher-student instance: 2^25 configurations in a Gray walk.
     patterns, labels, reference = random_instance(
-        0, "perceptron", 25, 7, 1, teacher=True
+        0, "perceptron-binary", 25, 7, 1, teacher=True
     )
     counts = count_solutions_by_distance(patterns, labels, reference)
     assert counts.shape == (26,)
@@ -299,14 +313,14 @@ def _valid(**override):
         ),
         (
             {
-                "architecture": "committee-full",
-                "k": 5,
+                "arch": structure("committee-full", 5),
                 "patterns": np.ones((3, 7)),
                 "reference": np.ones(35),
             },
             "k\\*N must be <= 34 for exact enumeration, got 35",
         ),
-        ({"architecture": "hopfield"}, "architecture must be one of"),
+        ({"arch": "hopfield"}, "arch must be a wfm.models.Architecture"),
+        ({"arch": Architecture(binary=False)}, "needs binary weights"),
         ({"patterns": np.ones(9)}, "patterns must be 2-d"),
         ({"patterns": np.ones((3, 9), bool)}, "patterns must be integer or float"),
         ({"patterns": np.full((3, 9), np.nan)}, "patterns must be finite"),
@@ -315,11 +329,17 @@ def _valid(**override):
         ({"labels": np.array([1, 0, 1])}, "labels must be ±1"),
         ({"reference": np.ones(8)}, "reference must have 9 entries"),
         ({"reference": np.zeros(9)}, "reference must be ±1"),
-        ({"k": 0}, "k must be an integer >= 1"),
-        ({"k": 3}, "k must be 1 for architecture 'perceptron'"),
+        ({"arch": Architecture(k=0)}, "arch.k must be an integer >= 1"),
+        ({"arch": Architecture(k=3)}, "arch.k must be 1 for a perceptron"),
         ({"kappa": math.inf}, "kappa must be finite"),
-        ({"architecture": "parity", "k": 3, "kappa": 0.5}, "kappa must be 0"),
-        ({"architecture": "committee-tree", "k": 2}, "N must be a multiple of k=2"),
+        (
+            {"arch": structure("parity", 3), "kappa": 0.5},
+            "kappa must be 0 for a tree parity machine",
+        ),
+        (
+            {"arch": Architecture(k=2, hidden=True)},
+            "N must be a multiple of k=2 for a tree committee",
+        ),
         ({"chunk_bits": 10}, "chunk_bits must be in \\[0, 9\\]"),
     ],
 )

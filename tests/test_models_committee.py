@@ -5,7 +5,7 @@ import pytest
 
 from wfm.kernels import bp_committee as bpc
 from wfm.kernels.enumerate import count_solutions_by_distance_reference
-from wfm.models import committee, parity
+from wfm.models import committee, get_model, parity
 
 
 def _pm1(rng, *shape):
@@ -91,7 +91,7 @@ def test_error_counts_agree_with_enumeration(arch):
     d = k * n_in if full else n_in
     ref = np.ones(d, dtype=np.int8)
     counts = count_solutions_by_distance_reference(
-        x, labels, ref, architecture=arch, k=k
+        x, labels, ref, arch=get_model(arch).architecture(k)
     )
     total = 0
     for code in range(2**d):
@@ -99,9 +99,7 @@ def test_error_counts_agree_with_enumeration(arch):
         if arch == "parity":
             total += parity.train_errors(w, x, labels, k) == 0
         else:
-            total += (
-                committee.train_errors(w, x, labels, k, full) == 0
-            )
+            total += committee.train_errors(w, x, labels, k, full) == 0
     assert total == counts.sum()
 
 

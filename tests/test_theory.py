@@ -192,6 +192,16 @@ def test_curve_export():
     assert {"distance", "local_entropy", "upper_bound", "q1", "p0hat"} <= set(arrays)
     attrs = c.attrs()
     assert attrs["kind"] == "typical" and attrs["alpha"] == 0.5
+    described = c.descriptions()
+    assert set(described) == set(arrays)
+    assert described["local_entropy"][1] == "nats per weight"
+    assert described["q1"][0].startswith("saddle-point order parameter")
+
+
+def test_binary_entropy_is_the_shared_one():
+    from wfm._math import binary_entropy
+
+    assert theory.binary_entropy is binary_entropy
 
 
 # ------------------------------------------------------------- teacher-student

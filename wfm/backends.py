@@ -20,6 +20,7 @@ from wfm.errors import ConfigError, CudaUnavailableError
 __all__ = [
     "DEFAULT_SHARDS",
     "DEVICES",
+    "SHARDS_MIN_FACTORS",
     "KERNEL_FAMILIES",
     "available_devices",
     "check_devices",
@@ -43,10 +44,16 @@ parallel; results depend on it, never on the thread count): the one home of this
 default."""
 
 
+SHARDS_MIN_FACTORS = 200
+"""Below this many factors (patterns) a sweep is fully sequential by default: the
+shards' merged updates cost accuracy and the threads buy nothing on small graphs."""
+
+
 def default_shards(n_factors: int) -> int:
-    """Shards for a sweep over ``n_factors`` factors: 1 for tiny instances (threads
-    cost more than they save), else :data:`DEFAULT_SHARDS`."""
-    return 1 if n_factors < 200 else DEFAULT_SHARDS
+    """Shards for a sweep over ``n_factors`` factors: 1 below
+    :data:`SHARDS_MIN_FACTORS` (threads cost more than they save), else
+    :data:`DEFAULT_SHARDS`."""
+    return 1 if n_factors < SHARDS_MIN_FACTORS else DEFAULT_SHARDS
 
 
 def cuda_usable() -> bool:

@@ -82,6 +82,8 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
         reference_sweeps = max(3, sweeps // 5)
     s, u0, perm = _instance(n, alpha, seed)
     p = s.shape[0]
+    if shards is None:
+        shards = DEFAULT_SHARDS
     seconds = {
         "numba_serial": _time_sweeps(
             bp_sweep, s, u0, perm, sweeps, shards=1, parallel=False

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from wfm._math import binary_entropy as _h2
+
 __all__ = ["curves_from_file", "plot_local_entropy"]
-
-
-def _h2(d):
-    from wfm.kernels.enumerate import binary_entropy
-
-    return binary_entropy(d)
 
 
 def curves_from_file(path):
     """Every local-entropy curve stored in ``path``.
+
+    Both kinds of group store the format-2 curve datasets (``distance``,
+    ``local_entropy``, ``converged``, and ``branch`` for BP scans; :mod:`wfm._curves`).
 
     Returns
     -------
@@ -30,6 +29,7 @@ def curves_from_file(path):
         ``{"label", "d", "s", "converged", "kind"}`` with kind ``"run"`` (a
         ``/local_entropy`` group) or ``"theory"``.
     """
+    from wfm.models import MODELS
     from wfm.store import open_run
 
     run = open_run(path)
@@ -42,45 +42,39 @@ def curves_from_file(path):
             f"{cfg.learner.name}, N={cfg.model.n}, α={cfg.data.alpha:g}"
             f" ({cfg.data.kind})"
         )
-        if cfg.model.name in ("committee-tree", "committee-full", "parity"):
+        info = MODELS.get(cfg.model.name)
+        if info is not None and info.hidden:
             run_label = f"{cfg.model.name} K={cfg.model.k}, {run_label}"
     for group in run.extra_groups():
         parts = group.strip("/").split("/")
-        if parts[0] == "local_entropy" and len(parts) == 2:
-            g = run.group(group)
+        if len(parts) != 2 or parts[0] not in ("local_entropy", "theory"):
+            continue
+        g = run.group(group)
+        if "distance" not in g.arrays:
+            continue  # a theory group without a curve (e.g. an entropy value)
+        d = np.asarray(g["distance"], float)
+        if parts[0] == "local_entropy":
             ref = g.attrs.get("reference", parts[1])
-            method = g.attrs.get("method", "bp")
-            out.append(
-                {
-                    "label": f"{run_label}: {ref} [{method}]",
-                    "d": np.asarray(g["d"], float),
-                    "s": np.asarray(g["s"], float),
-                    "converged": np.asarray(
-                        g.arrays.get("converged", np.ones(len(g["d"]), bool)), bool
-                    ),
-                    "branch": g.arrays.get("branch"),
-                    "kind": "run",
-                }
+            label = f"{run_label}: {ref} [{g.attrs.get('method', 'bp')}]"
+            kind = "run"
+        else:
+            label = (
+                f"theory {g.attrs.get('kind', parts[1])}, "
+                f"α={float(g.attrs.get('alpha', np.nan)):g}"
             )
-        elif (
-            parts[0] == "theory"
-            and len(parts) == 2
-            and "distance" in run.group(group).arrays
-        ):
-            g = run.group(group)
-            out.append(
-                {
-                    "label": f"theory {g.attrs.get('kind', parts[1])}, "
-                    f"α={float(g.attrs.get('alpha', np.nan)):g}",
-                    "d": np.asarray(g["distance"], float),
-                    "s": np.asarray(g["local_entropy"], float),
-                    "converged": np.asarray(
-                        g.arrays.get("converged", np.ones(len(g["distance"]), bool)),
-                        bool,
-                    ),
-                    "kind": "theory",
-                }
-            )
+            kind = "theory"
+        out.append(
+            {
+                "label": label,
+                "d": d,
+                "s": np.asarray(g["local_entropy"], float),
+                "converged": np.asarray(
+                    g.arrays.get("converged", np.ones(len(d), bool)), bool
+                ),
+                "branch": g.arrays.get("branch"),
+                "kind": kind,
+            }
+        )
     return out
 
 
@@ -91,10 +85,11 @@ def plot_local_entropy(
 
     Parameters
     ----------
-    paths_or_results : path-like, LocalEntropyResult, or a list of them
+    paths_or_results : path-like, result, or a list of them
         Run files (every ``/local_entropy/*`` and ``/theory/*`` curve in them is
-        drawn) and/or :class:`wfm.measures.local_entropy.LocalEntropyResult` objects
-        (or ``(label, result)`` pairs).
+        drawn) and/or curves — :class:`wfm.measures.local_entropy.LocalEntropyResult`
+        or :class:`wfm.theory.LocalEntropyCurve`, read through their ``to_arrays()``
+        — or ``(label, curve)`` pairs.
     out : path-like
         Output image (PNG, PDF, SVG, ... by extension).
     d_max : float
@@ -128,15 +123,19 @@ def plot_local_entropy(
                 )
             curves += found
         else:
-            label, res = item if isinstance(item, tuple) else (item.method, item)
+            label, res = item if isinstance(item, tuple) else (None, item)
+            arrays = res.to_arrays()  # the same dataset names as in the files
+            theory = hasattr(res, "kind")  # a wfm.theory.LocalEntropyCurve
+            if label is None:
+                label = f"theory {res.kind}" if theory else res.method
             curves.append(
                 {
                     "label": label,
-                    "d": np.asarray(res.d, float),
-                    "s": np.asarray(res.s, float),
-                    "converged": np.asarray(res.converged, bool),
-                    "branch": res.branch,
-                    "kind": "run",
+                    "d": np.asarray(arrays["distance"], float),
+                    "s": np.asarray(arrays["local_entropy"], float),
+                    "converged": np.asarray(arrays["converged"], bool),
+                    "branch": arrays.get("branch"),
+                    "kind": "theory" if theory else "run",
                 }
             )
     fig, ax = plt.subplots(figsize=(6.0, 4.2))

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from wfm._numba import njit, pnjit, prange
+from wfm._numba import njit, pnjit, prange, serial_and_parallel
 
 LOG_H_SWITCH = 25.0  # above: asymptotic ln H (erfc would underflow past ~37)
 FIELD_MAX = 30.0  # clamp of factor->variable fields, as in BinaryCommitteeMachineFBP.jl
@@ -170,9 +170,8 @@ def _factor_update(s, mu, u, t, H, M, kappa_sqrt_n, damping, mc):
     return maxdiff
 
 
-def _make_sweep(parallel):
-    jit = pnjit if parallel else njit
-    loop = prange if parallel else range
+def _make_sweep(jit, loop):
+    """The sweep over shards, compiled by :func:`wfm._numba.serial_and_parallel`."""
 
     @jit
     def sweep(s, u, t, U, ext, f, perm, shards, kappa, damping, gamma, r, Hs, diffs):
@@ -213,8 +212,7 @@ def _make_sweep(parallel):
     return sweep
 
 
-_sweep_serial = _make_sweep(parallel=False)
-_sweep_parallel = _make_sweep(parallel=True)
+_sweep_serial, _sweep_parallel = serial_and_parallel(_make_sweep)
 
 
 def bp_sweep(

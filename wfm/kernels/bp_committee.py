@@ -57,7 +57,7 @@ import math
 
 import numpy as np
 
-from wfm._numba import njit, pnjit, prange
+from wfm._numba import njit, pnjit, prange, serial_and_parallel
 from wfm.kernels.bp import FIELD_MAX, V_MIN, focusing_field, log_cosh, log_H
 
 __all__ = [
@@ -225,9 +225,8 @@ def _focusing_update(H, f, k, j, damping, gamma, r):
     return d
 
 
-def _make_sweep(parallel):
-    jit = pnjit if parallel else njit
-    loop = prange if parallel else range
+def _make_sweep(jit, loop):
+    """The sweep over shards, compiled by :func:`wfm._numba.serial_and_parallel`."""
 
     @jit
     def sweep(
@@ -305,8 +304,7 @@ def _make_sweep(parallel):
     return sweep
 
 
-_sweep_serial = _make_sweep(parallel=False)
-_sweep_parallel = _make_sweep(parallel=True)
+_sweep_serial, _sweep_parallel = serial_and_parallel(_make_sweep)
 
 
 def bp_machine_sweep(

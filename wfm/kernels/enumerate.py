@@ -6,19 +6,21 @@ set correctly and sit at distance k from W̃,
 
     counts[k] = #{W solution : d_H(W, W̃) = k},    S(W̃, k/N) = (1/N) ln counts[k].
 
-Architectures (all binary weights, ``sign(0) = 0`` everywhere, so a tie is an error):
+Architectures are described by structure, :class:`wfm.models.Architecture` (binary
+weights; ``sign(0) = 0`` everywhere, so a tie is an error):
 
-``"perceptron"``
+perceptron (``arch.hidden`` false, ``arch.k = 1``)
     Solution iff every pattern has σ^μ (W·ξ^μ) > κ√N, i.e. stability Δ^μ > κ. The test
     is done on the unnormalised field so that it is exact for integer patterns.
-``"committee-tree"``
-    ``k`` hidden units; unit l sees the disjoint block ξ[:, l n:(l+1) n], n = N/k,
-    with weights W[l n:(l+1) n]. Solution iff σ^μ Σ_l sign(h_l^μ) > 0 for all μ.
-``"committee-full"``
-    ``k`` hidden units each seeing all N inputs; weights of shape (k, N), flattened
-    row-major to k N bits (distances and ``counts`` are over those k N bits).
-``"parity"``
-    Tree architecture as above; solution iff Π_l sign(h_l^μ) = σ^μ for all μ.
+tree machine (``arch.hidden``, not ``arch.fully_connected``)
+    ``K = arch.k`` hidden units; unit l sees the disjoint block ξ[:, l n:(l+1) n],
+    n = N/K, with weights W[l n:(l+1) n].
+fully connected machine (``arch.hidden`` and ``arch.fully_connected``)
+    K hidden units each seeing all N inputs; weights of shape (K, N), flattened
+    row-major to K N bits (distances and ``counts`` are over those K N bits).
+read-out
+    Committee (``arch.parity`` false): solution iff σ^μ Σ_l sign(h_l^μ) > 0 for all μ;
+    parity: iff Π_l sign(h_l^μ) = σ^μ for all μ.
 
 The margin κ is only defined for the perceptron; the machines take κ = 0 (a nonzero κ
 raises) because a margin on the output vote of a committee is not a stability.
@@ -40,15 +42,14 @@ import time
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from wfm._numba import njit, pnjit, prange
+from wfm._numba import njit, serial_and_parallel
+from wfm.models import Architecture
 
 MAX_WEIGHTS = 34
 """Largest number of binary weights the Gray-code kernel enumerates (2^34 ≈ 1.7e10)."""
 
 MAX_WEIGHTS_REFERENCE = 16
 """Largest number of weights for the brute-force numpy reference (memory 2^D × D)."""
-
-ARCHITECTURES = ("perceptron", "committee-tree", "committee-full", "parity")
 
 MAX_CHUNK_BITS = 8
 """At most 2^8 chunks: load balance on many cores, negligible O(D P) start-up each."""
@@ -58,6 +59,8 @@ MIN_CHUNK_BITS_LEFT = 12
 
 SERIAL_MAX_WEIGHTS = 16
 """Up to 2^16 configurations (< 1 ms) the walk runs on one thread."""
+
+_PERCEPTRON = Architecture()  # the default network (frozen, so safe as a default)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -214,39 +217,45 @@ def _machine_walk_chunk(
 # milliseconds on an oversubscribed machine).
 
 
-def _make_driver(walk_chunk, parallel):
-    """Compile the chunk loop over ``walk_chunk`` serially or with ``prange``."""
-    jit = pnjit if parallel else njit
-    loop = prange if parallel else range
+def _driver(walk_chunk):
+    """``make(jit, loop)`` of the chunk loop over ``walk_chunk`` (serial / prange)."""
 
-    @jit
-    def drive(n_weights, args, counts_rows):
-        n_chunks = counts_rows.shape[0]
-        chunk_len = _n_states(n_weights) // n_chunks
-        for c in loop(n_chunks):
-            walk_chunk(*args, c * chunk_len, (c + 1) * chunk_len, counts_rows[c])
+    def make(jit, loop):
+        @jit
+        def drive(n_weights, args, counts_rows):
+            n_chunks = counts_rows.shape[0]
+            chunk_len = _n_states(n_weights) // n_chunks
+            for c in loop(n_chunks):
+                walk_chunk(*args, c * chunk_len, (c + 1) * chunk_len, counts_rows[c])
 
-    return drive
+        return drive
+
+    return make
 
 
-_perceptron_counts = {
-    parallel: _make_driver(_perceptron_walk_chunk, parallel) for parallel in (0, 1)
-}
-_machine_counts = {
-    parallel: _make_driver(_machine_walk_chunk, parallel) for parallel in (0, 1)
-}
+# (serial, parallel), indexed by "more than SERIAL_MAX_WEIGHTS weights"
+_perceptron_counts = serial_and_parallel(_driver(_perceptron_walk_chunk))
+_machine_counts = serial_and_parallel(_driver(_machine_walk_chunk))
 
 
 # ------------------------------------------------------------------ public wrappers
 
 
-def _validate(patterns, labels, reference, kappa, architecture, k, max_weights):
+def _describe(arch):
+    """Words for an architecture in error messages: ``"perceptron"``, ``"tree
+    committee"``, ``"fully connected parity machine"``, ..."""
+    if not arch.hidden:
+        return "perceptron"
+    wiring = "fully connected" if arch.fully_connected else "tree"
+    return f"{wiring} {'parity machine' if arch.parity else 'committee'}"
+
+
+def _validate(patterns, labels, reference, kappa, arch, max_weights):
     """Check inputs once; return arrays in kernel form and derived sizes."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"architecture must be one of {', '.join(ARCHITECTURES)}, "
-            f"got {architecture!r}"
-        )
+    if not isinstance(arch, Architecture):
+        raise ValueError(f"arch must be a wfm.models.Architecture, got {arch!r}")
+    if not arch.binary:
+        raise ValueError("exact enumeration needs binary weights (arch.binary)")
     patterns = np.asarray(patterns)
     labels = np.asarray(labels)
     reference = np.asarray(reference)
@@ -266,23 +275,22 @@ def _validate(patterns, labels, reference, kappa, architecture, k, max_weights):
         raise ValueError(f"labels must have shape ({n_patterns},), got {labels.shape}")
     if not np.all((labels == 1) | (labels == -1)):
         raise ValueError("labels must be ±1")
+    k = arch.k
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        raise ValueError(f"arch.k must be an integer >= 1, got {k!r}")
     if not math.isfinite(kappa):
         raise ValueError(f"kappa must be finite, got {kappa}")
-    if architecture == "perceptron" and k != 1:
-        raise ValueError(f"k must be 1 for architecture 'perceptron', got {k}")
-    if architecture != "perceptron" and kappa != 0:
+    if not arch.hidden and k != 1:
+        raise ValueError(f"arch.k must be 1 for a perceptron, got {k}")
+    if arch.hidden and kappa != 0:
+        raise ValueError(f"kappa must be 0 for a {_describe(arch)}, got {kappa}")
+    if arch.hidden and not arch.fully_connected and n_inputs % k:
         raise ValueError(
-            f"kappa must be 0 for architecture {architecture!r}, got {kappa}"
+            f"N must be a multiple of k={k} for a {_describe(arch)}, got {n_inputs}"
         )
-    if architecture in ("committee-tree", "parity") and n_inputs % k:
-        raise ValueError(
-            f"N must be a multiple of k={k} for {architecture!r}, got {n_inputs}"
-        )
-    n_weights = k * n_inputs if architecture == "committee-full" else n_inputs
+    n_weights = arch.n_weights(n_inputs)
     if n_weights > max_weights:
-        what = "k*N" if architecture == "committee-full" else "N"
+        what = "k*N" if arch.fully_connected else "N"
         raise ValueError(
             f"{what} must be <= {max_weights} for exact enumeration, got {n_weights}"
         )
@@ -309,9 +317,8 @@ def count_solutions_by_distance(
     labels,
     reference,
     *,
+    arch=_PERCEPTRON,
     kappa=0.0,
-    architecture="perceptron",
-    k=1,
     chunk_bits=None,
 ):
     """Count binary solutions at each Hamming distance from a reference, exactly.
@@ -323,14 +330,11 @@ def count_solutions_by_distance(
     labels : ndarray, shape (P,)
         Labels σ = ±1.
     reference : ndarray, shape (D,) or (k, N)
-        Reference weights W̃ = ±1; D = N, or k N for ``"committee-full"``.
+        Reference weights W̃ = ±1; D = ``arch.n_weights(N)`` (k N fully connected).
+    arch : wfm.models.Architecture, optional
+        Structure of the network (default: the perceptron); see the module docstring.
     kappa : float, optional
         Margin κ, perceptron only: solution iff σ^μ W·ξ^μ > κ√N for all μ.
-    architecture : {"perceptron", "committee-tree", "committee-full", "parity"}
-        See the module docstring.
-    k : int, optional
-        Number of hidden units (1 for the perceptron; N must be a multiple of k for
-        the tree architectures).
     chunk_bits : int, optional
         The Gray walk is split into 2^chunk_bits parallel chunks (default
         ``min(max(D - 12, 0), 8)``). Does not change the result.
@@ -347,7 +351,7 @@ def count_solutions_by_distance(
         On inputs out of range, including D > 34.
     """
     xi, sigma, ref, n_weights = _validate(
-        patterns, labels, reference, kappa, architecture, k, MAX_WEIGHTS
+        patterns, labels, reference, kappa, arch, MAX_WEIGHTS
     )
     if chunk_bits is None:
         chunk_bits = min(max(n_weights - MIN_CHUNK_BITS_LEFT, 0), MAX_CHUNK_BITS)
@@ -355,7 +359,7 @@ def count_solutions_by_distance(
         raise ValueError(f"chunk_bits must be in [0, {n_weights}], got {chunk_bits}")
     counts_rows = np.zeros((1 << chunk_bits, n_weights + 1), np.int64)
     n_inputs = xi.shape[1]
-    if architecture == "perceptron":
+    if not arch.hidden:
         signed = np.ascontiguousarray((sigma[:, None] * xi).T)
         # float64 even for integer patterns: the sums stay exact (|field| < 2^53, see
         # _validate) and the walk measured ~1.7x faster than with int64 fields.
@@ -365,28 +369,28 @@ def count_solutions_by_distance(
         kernel(n_weights, (signed, ref, threshold), counts_rows)
     else:
         weight_index = np.arange(n_weights)
-        if architecture == "committee-full":
+        if arch.fully_connected:
             unit_of_weight = weight_index // n_inputs
             inputs = weight_index % n_inputs
         else:
-            unit_of_weight = weight_index // (n_inputs // k)
+            unit_of_weight = weight_index // (n_inputs // arch.k)
             inputs = weight_index
         patterns_by_weight = np.ascontiguousarray(xi[:, inputs].T)
         kernel = _machine_counts[n_weights > SERIAL_MAX_WEIGHTS]
         args = (
             patterns_by_weight,
             unit_of_weight,
-            k,
+            arch.k,
             sigma,
             ref,
-            architecture == "parity",
+            bool(arch.parity),
         )
         kernel(n_weights, args, counts_rows)
     return counts_rows.sum(axis=0)
 
 
 def count_solutions_by_distance_reference(
-    patterns, labels, reference, *, kappa=0.0, architecture="perceptron", k=1
+    patterns, labels, reference, *, arch=_PERCEPTRON, kappa=0.0
 ):
     """Brute-force numpy version of :func:`count_solutions_by_distance` (D <= 16).
 
@@ -395,16 +399,17 @@ def count_solutions_by_distance_reference(
     the test oracle for the Gray-code kernel.
     """
     xi, sigma, ref, n_weights = _validate(
-        patterns, labels, reference, kappa, architecture, k, MAX_WEIGHTS_REFERENCE
+        patterns, labels, reference, kappa, arch, MAX_WEIGHTS_REFERENCE
     )
     n_patterns, n_inputs = xi.shape
+    k = arch.k
     states = np.arange(1 << n_weights)[:, None]
     weights = 1 - 2 * ((states >> np.arange(n_weights)) & 1)
-    if architecture == "perceptron":
+    if not arch.hidden:
         fields = weights @ xi.T
         ok = sigma * fields > float(kappa) * math.sqrt(n_inputs)
     else:
-        if architecture == "committee-full":
+        if arch.fully_connected:
             per_unit = weights.reshape(-1, k, n_inputs)
             hidden = np.einsum("skn,pn->skp", per_unit, xi)
         else:
@@ -412,7 +417,7 @@ def count_solutions_by_distance_reference(
             per_unit = weights.reshape(-1, k, n)
             hidden = np.einsum("skn,pkn->skp", per_unit, xi.reshape(n_patterns, k, n))
         signs = np.sign(hidden)
-        if architecture == "parity":
+        if arch.parity:
             output = np.prod(signs, axis=1)
         else:
             output = np.sign(signs.sum(axis=1))
@@ -420,19 +425,6 @@ def count_solutions_by_distance_reference(
     solutions = np.all(ok, axis=1)
     distances = np.count_nonzero(weights != ref, axis=1)
     return np.bincount(distances[solutions], minlength=n_weights + 1).astype(np.int64)
-
-
-def binary_entropy(d):
-    """H₂(d) = −d ln d − (1−d) ln(1−d) in nats, 0 at d = 0 and d = 1.
-
-    The local entropy's upper bound: (1/N) ln C(N, dN) → H₂(d) (science.md §3).
-    """
-    d = np.asarray(d, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(d > 0, d * np.log(d), 0.0) - np.where(
-            d < 1, (1 - d) * np.log1p(-d), 0.0
-        )
-    return h
 
 
 def exact_local_entropy(counts, N=None):
@@ -499,8 +491,6 @@ def _bench(n_inputs=14, n_patterns=4, repeats=20, seed=0):
 
 
 __all__ = [
-    "ARCHITECTURES",
-    "binary_entropy",
     "count_solutions_by_distance",
     "count_solutions_by_distance_reference",
     "exact_local_entropy",

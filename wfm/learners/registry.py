@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wfm.backends import DEFAULT_SHARDS
 from wfm.errors import ConfigError
 from wfm.params import (
     Param,
@@ -106,7 +107,7 @@ def get_learner(name: str) -> LearnerInfo:
 
 # ------------------------------------------------------------------ entries
 _SHARDS = Param(
-    "shards", "int", 2,
+    "shards", "int", DEFAULT_SHARDS,
     "factors of a sweep are cut into this many pieces updated in parallel "
     "(results depend on it, not on the thread count; 1 = fully sequential)",
     at_least(1),

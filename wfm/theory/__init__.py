@@ -43,7 +43,9 @@ import numbers
 
 import numpy as np
 
-from ._results import LocalEntropyCurve, binary_entropy
+from wfm._math import binary_entropy
+
+from ._results import LocalEntropyCurve
 from .franz_parisi import fp_binary_curve, fp_positive_distance
 from .franz_parisi_spherical import fp_spherical_curve
 from .gardner import (

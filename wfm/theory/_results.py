@@ -6,13 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-def binary_entropy(d):
-    """``H2(d) = -d ln d - (1-d) ln(1-d)``, log-count of configurations at ``d``."""
-    d = np.asarray(d, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = -d * np.log(d) - (1.0 - d) * np.log1p(-d)
-    return np.where((d == 0.0) | (d == 1.0), 0.0, out)
+from wfm._curves import describe
+from wfm._math import binary_entropy
 
 
 @dataclass(frozen=True)
@@ -80,6 +75,11 @@ class LocalEntropyCurve:
         for name, values in self.order_parameters.items():
             out[name] = np.asarray(values, dtype=float)
         return out
+
+    def descriptions(self) -> dict:
+        """``{dataset: (description, units)}`` for every array of :meth:`to_arrays`
+        (the names and units of the measured curves, :mod:`wfm._curves`)."""
+        return describe(self.to_arrays())
 
     def attrs(self) -> dict:
         """Scalar/string parameters (for HDF5 attributes)."""

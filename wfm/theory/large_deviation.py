@@ -42,8 +42,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
+from wfm._math import binary_entropy
+
 from ._gauss import half_line_nodes, log_2cosh, log_H, ratio_NH, uniform_nodes
-from ._results import LocalEntropyCurve, binary_entropy
+from ._results import LocalEntropyCurve
 
 __all__ = ["ld_binary", "ld_binary_curve", "APPROXIMATION"]
 
