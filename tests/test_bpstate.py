@@ -155,9 +155,3 @@ def test_new_bp_state_validation():
         MachineBPState.new(x, y, arch=Architecture(k=2, hidden=True), rng=rng)
     with pytest.raises(ValueError, match="machine architecture"):
         MachineBPState.new(x, y, arch=Architecture(), rng=rng)
-
-
-def test_old_location_reexports_the_perceptron_state():
-    from wfm.learners._bpstate import BPState as Old
-
-    assert Old is PerceptronBPState

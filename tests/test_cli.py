@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wfm.cli import main
-from wfm.store import open_run
+from wfm import open_run
 
 
 def run_cli(capsys, *argv):
@@ -55,6 +55,8 @@ def test_bad_input_exit_2_one_line_nothing_written(
 ):
     monkeypatch.chdir(tmp_path)
     extra = ["--out", "x.h5"] if argv[0] in ("run", "theory") else []
+    if "--resume" in argv:
+        extra = []
     code, out, err = run_cli(capsys, *argv, *extra)
     assert code == 2
     assert err.startswith("wfm: error: ") and err.count("\n") == 1, err

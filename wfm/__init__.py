@@ -28,7 +28,7 @@ from wfm.errors import (
 )
 
 _API = (
-    "bench",
+    "benchmark",
     "default_out_path",
     "load_spec",
     "local_entropy_of_run",

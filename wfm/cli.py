@@ -76,7 +76,10 @@ def _parser():
         parents=[_common(default=False)],
     )
     parser.add_argument("--version", action="version", version=f"wfm {wfm.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser,
+        help="run 'wfm COMMAND --help' for its options",
+    )  # fmt: skip
     common = [_common()]
 
     p = sub.add_parser(
@@ -362,7 +365,7 @@ def _cmd_bench(args):
                 "n": args.n, "alpha": args.alpha, "sweeps": args.sweeps,
                 "shards": args.shards,
             }  # fmt: skip
-        results[kernel], text = wfm.bench(kernel, **options)
+        results[kernel], text = wfm.benchmark(kernel, **options)
         texts.append(text)
     _emit(args, results, "\n\n".join(texts))
 
