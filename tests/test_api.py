@@ -157,7 +157,7 @@ def test_corrupt_file_is_refused_by_show_and_local_entropy(tmp_path, capsys):
 def test_broken_pipe_is_quiet(tmp_path):
     out = tmp_path / "r.h5"
     assert main(["run", *FBP_ARGS, "--out", str(out), "--quiet"]) == 0
-    cmd = (f"{sys.executable} -m wfm.cli local-entropy {out} --quiet | head -1")
+    cmd = f"{sys.executable} -m wfm.cli local-entropy {out} --quiet | head -1"
     done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
@@ -267,10 +267,12 @@ def test_provenance_and_self_description(tmp_path, capsys):
     with h5py.File(out, "r") as f:
         missing = []
         f.visititems(
-            lambda k, o: missing.append(k)
-            if isinstance(o, h5py.Dataset)
-            and not (o.attrs.get("description") and o.attrs.get("units"))
-            else None
+            lambda k, o: (
+                missing.append(k)
+                if isinstance(o, h5py.Dataset)
+                and not (o.attrs.get("description") and o.attrs.get("units"))
+                else None
+            )
         )
     assert missing == []
     assert main(["local-entropy", str(out), "--quiet", "--distances", "0.02"]) == 0

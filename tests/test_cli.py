@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from wfm.cli import main
 from wfm import open_run
+from wfm.cli import main
 
 
 def run_cli(capsys, *argv):
@@ -28,8 +28,10 @@ BAD_INPUTS = [
     ),
     (["run", "--set", "dr=0"], "learner.dr must be in (0, 1), got 0.0"),
     (["run", "--set", "damping=-0.1"], "learner.damping must be in [0, 1), got -0.1"),
-    (["run", "--learner", "bp", "--model", "parity", "--k", "3", "--n", "51"],
-     "learner 'bp' does not support model 'parity'"),
+    (
+        ["run", "--learner", "bp", "--model", "parity", "--k", "3", "--n", "51"],
+        "learner 'bp' does not support model 'parity'",
+    ),
     (["run", "--device", "cuda"], "cuda"),
     (["run", "--checkpoint-every", "0"], "--checkpoint-every must be > 0"),
     (["run", "--resume", "x.h5", "--alpha", "0.5"], "--resume takes no config"),

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from wfm.data import generate, signed_patterns
-from wfm.rng import stream
 from wfm.models.perceptron import output
+from wfm.rng import stream
 
 
 @pytest.mark.parametrize("kind", ["random", "gaussian", "teacher"])
@@ -65,7 +65,11 @@ def test_signed_patterns():
 
 @pytest.mark.parametrize(
     ("model", "k", "shape"),
-    [("committee-tree", 3, (63,)), ("committee-full", 3, (3, 63)), ("parity", 3, (63,))],
+    [
+        ("committee-tree", 3, (63,)),
+        ("committee-full", 3, (3, 63)),
+        ("parity", 3, (63,)),
+    ],
 )
 def test_machine_teacher_labels_are_the_registry_output(model, k, shape):
     from wfm.models import get_model

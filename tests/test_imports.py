@@ -52,9 +52,13 @@ def test_cli_imports_only_the_public_api():
 
 
 def test_measures_import_no_store_no_config_no_learners():
-    assert forbidden(
-        files("measures/*.py"), ["wfm.store", "wfm.config", "wfm.learners", "wfm.api"]
-    ) == []
+    assert (
+        forbidden(
+            files("measures/*.py"),
+            ["wfm.store", "wfm.config", "wfm.learners", "wfm.api"],
+        )
+        == []
+    )
 
 
 def test_plot_imports_no_kernels():
@@ -68,10 +72,13 @@ def test_store_imports_neither_root_nor_config():
 
 
 def test_kernels_import_no_learners_store_or_measures():
-    assert forbidden(
-        files("kernels/**/*.py"),
-        ["wfm.learners", "wfm.store", "wfm.measures", "wfm.api", "wfm.config"],
-    ) == []
+    assert (
+        forbidden(
+            files("kernels/**/*.py"),
+            ["wfm.learners", "wfm.store", "wfm.measures", "wfm.api", "wfm.config"],
+        )
+        == []
+    )
 
 
 def test_no_learner_private_state_outside_learners():

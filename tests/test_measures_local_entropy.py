@@ -11,7 +11,7 @@ import pytest
 
 from wfm._math import binary_entropy
 from wfm.kernels.enumerate import count_solutions_by_distance
-from wfm.learners import fbp_machine
+from wfm.learners import learn
 from wfm.measures.local_entropy import (
     BP_DEFAULTS,
     LocalEntropyResult,
@@ -257,7 +257,7 @@ def test_machine_bp_vs_exact_enumeration(model, k, n_in, p):
     x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n_in))
     labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
     # reference: the fBP weights (a solution for the committees)
-    ref = fbp_machine.learn(x, labels, params={}, rng=rng, model=model, k=k).weights
+    ref = learn("fbp", x, labels, model=model, k=k, seed=1).weights
     arch = get_model(model).architecture(k)
     lams = np.array([2.0, 1.5, 1.0, 0.7, 0.5, 0.3])
     le = local_entropy(x, labels, ref, arch=arch, lambdas=lams)

@@ -7,11 +7,13 @@ from wfm.errors import ConfigError
 from wfm.models import (
     MODELS,
     Architecture,
+    committee,
     get_model,
     model_names,
+    parity,
+    perceptron,
     reference_errors,
 )
-from wfm.models import committee, parity, perceptron
 
 
 def test_names_are_the_cli_contract():

@@ -6,8 +6,8 @@ Fast-math stays off: BP kernels are checked against numpy references to 1e-10.
 
 A loop body that runs both serially and over threads is written once, in a factory
 ``make(jit, loop)``, and compiled both ways by :func:`serial_and_parallel` (UMAP's
-habit, style.md #3). The default number of BP shards (:data:`DEFAULT_SHARDS`, :func:`default_shards`) is
-re-exported from :mod:`wfm.backends`, its one home.
+habit, style.md #3). The default number of BP shards (:data:`DEFAULT_SHARDS`,
+:func:`default_shards`) is re-exported from :mod:`wfm.backends`, its one home.
 """
 
 from functools import partial
@@ -20,6 +20,7 @@ from wfm.backends import DEFAULT_SHARDS, SHARDS_MIN_FACTORS, default_shards
 njit = partial(numba.njit, cache=True, fastmath=False, nogil=True)
 pnjit = partial(numba.njit, cache=True, fastmath=False, nogil=True, parallel=True)
 prange = numba.prange
+
 
 def serial_and_parallel(make):
     """Compile one loop body serially and in parallel: ``(serial, parallel)``.

@@ -604,7 +604,8 @@ def quickstart(out_dir="wfm-out", *, progress=False, force=True) -> dict:
         "path": str(path),
         "plot": str(png),
         "local_entropy": {
-            "distance": le.distance, "local_entropy": le.local_entropy,
+            "distance": le.distance,
+            "local_entropy": le.local_entropy,
             "converged": le.converged,
         },  # fmt: skip
         "ratio_d0.01": float(ratio[0]),

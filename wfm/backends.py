@@ -96,7 +96,7 @@ def check_devices(device: str, families, what: str) -> None:
         have = ", ".join(KERNEL_FAMILIES.get(missing[0], {})) or "none"
         raise ConfigError(
             f"{what} has no {device} kernels yet (kernel family {missing[0]!r} runs "
-            f"on: {have}); use device = \"cpu\""
+            f'on: {have}); use device = "cpu"'
         )
 
 

@@ -124,9 +124,6 @@ def bench_enumerate(n_inputs=14, n_patterns=4, repeats=20, seed=0):
     return out
 
 
-
-
-
 def format_bp(result: dict) -> str:
     """Human table of :func:`bench_bp`."""
     lines = [

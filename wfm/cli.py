@@ -61,7 +61,9 @@ _RUN_FLAGS = {
     "data": ("data.kind", "KIND", "data: random, gaussian, teacher"),
     "alpha": ("data.alpha", "ALPHA", "load: patterns per weight"),
     "learner": (
-        "learner.name", "NAME", "learner: " + ", ".join(wfm.learners.learner_names())
+        "learner.name",
+        "NAME",
+        "learner: " + ", ".join(wfm.learners.learner_names()),
     ),  # fmt: skip
     "seed": ("seed", "SEED", "root seed of every random stream"),
     "device": ("device", "DEVICE", "cpu or cuda"),
@@ -122,7 +124,10 @@ def _parser():
         help="end-to-end demo: fBP, local entropy of the solution, plot (~1 min)",
     )  # fmt: skip
     p.add_argument(
-        "--out", default="wfm-out", metavar="DIR", help="output folder (default wfm-out)"
+        "--out",
+        default="wfm-out",
+        metavar="DIR",
+        help="output folder (default wfm-out)",
     )
 
     p = sub.add_parser("theory", parents=common, help="replica-theory curves")
@@ -164,9 +169,7 @@ def _parser():
         "--reference", default="solution", choices=["solution", "teacher"],
         metavar="REF", help="solution (default) or teacher",
     )  # fmt: skip
-    p.add_argument(
-        "--name", metavar="NAME", help="group name (default: the reference)"
-    )
+    p.add_argument("--name", metavar="NAME", help="group name (default: the reference)")
     p.add_argument(
         "--distances", type=float, nargs="+", metavar="D",
         help="report S at these distances (default: the raw coupling scan)",
@@ -260,8 +263,10 @@ def _format_result(s: dict) -> str:
     cfg, sol = s["config"], s["solution"]
     solved = sol.get("solved", sol.get("train_errors") == 0)
     goal = sol.get("goal", "solution")
-    verdict = "solved" if solved else (
-        "NOT SOLVED" if goal == "solution" else "NOT CONVERGED"
+    verdict = (
+        "solved"
+        if solved
+        else ("NOT SOLVED" if goal == "solution" else "NOT CONVERGED")
     )
     lines = [
         f"{verdict}: {cfg['learner']['name']} on {cfg['model']['name']} "

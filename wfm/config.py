@@ -68,13 +68,18 @@ MODEL_PARAMS = (
 )
 DATA_PARAMS = (
     Param(
-        "kind", "str", "random",
+        "kind",
+        "str",
+        "random",
         "random ±1 patterns with random labels, Gaussian patterns, or ±1 patterns "
-        "labelled by a random teacher", one_of(*DATA_KINDS),
+        "labelled by a random teacher",
+        one_of(*DATA_KINDS),
     ),  # fmt: skip
     Param("alpha", "float", 0.6, "load: patterns per weight", greater(0.0)),
     Param(
-        "store_data", "bool", True,
+        "store_data",
+        "bool",
+        True,
         "store patterns and labels in the run file (else regenerated from the seed)",
     ),  # fmt: skip
 )
@@ -229,15 +234,18 @@ class RunSpec:
         resolved = info.resolve(self.learner.params, self.model.info)
         object.__setattr__(self, "learner", _resolved(self.learner.name, resolved))
         if self.data.kind not in self.model.info.data_kinds:
+            kinds = ", ".join(self.model.info.data_kinds)
             raise ConfigError(
                 f"data.kind {self.data.kind!r} does not support model "
-                f"{self.model.name!r}; use one of {', '.join(self.model.info.data_kinds)}"
+                f"{self.model.name!r}; use one of {kinds}"
             )
         if self.data.kind in ("random", "teacher"):  # ±1 inputs: no zero field
             fan_in = self.model.arch.fan_in(self.model.n)
             if fan_in % 2 == 0:
-                what = "model.n" if not self.model.arch.hidden else (
-                    "the inputs per hidden unit"
+                what = (
+                    "model.n"
+                    if not self.model.arch.hidden
+                    else ("the inputs per hidden unit")
                 )
                 raise ConfigError(
                     f"{what} must be odd for {self.model.name} with ±1 patterns "

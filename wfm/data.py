@@ -23,6 +23,7 @@ __all__ = [
     "signed_patterns",
 ]
 
+
 @dataclass
 class Dataset:
     """Patterns, labels and (teacher–student only) the teacher.

@@ -84,4 +84,3 @@ class BPNotConvergedWarning(RuntimeWarning):
     The messages (and any free entropy computed from them) are not a fixed point; treat
     the value as unreliable. Fix: raise ``max_iters``, add damping, or lower alpha.
     """
-

@@ -5,7 +5,7 @@ A :class:`LearnerInfo` entry names the learner's module, its parameters
 one-line doc), the models it supports, what it aims for, the kernel families it runs
 on (which decides the devices it supports) and the fields of its trace (dtype,
 description, units). Config validation reads only this data: importing the registry
-imports no numba and no learner module (the module is loaded on :meth:`LearnerInfo.load`).
+imports no numba and no learner module (loaded by :meth:`LearnerInfo.load`).
 
 Every learner module exposes ``learn(problem, params, ctx) -> LearnerResult``:
 

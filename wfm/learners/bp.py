@@ -35,7 +35,7 @@ def learn(problem, params, ctx) -> LearnerResult:
         desc="BP", unit="sweep", leave=False,
     )  # fmt: skip
     while state.sweeps < p["max_sweeps"] and not maxdiff < p["eps"]:
-        ctx.checkpoint(lambda: {"bp": state.state_dict(), "maxdiff": maxdiff})
+        ctx.checkpoint(lambda m=maxdiff: {"bp": state.state_dict(), "maxdiff": m})
         maxdiff = float(state.sweep(shards=p["shards"], damping=p["damping"]))
         ctx.trace({"iteration": state.sweeps, "maxdiff": maxdiff})
         bar.update(1)

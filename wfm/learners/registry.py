@@ -153,8 +153,11 @@ register(
         params=(
             Param("max_sweeps", "int", 1000, "sweeps before giving up", at_least(1)),
             Param(
-                "eps", "float", 1e-6,
-                "convergence: largest magnetisation change of a sweep", greater(0.0),
+                "eps",
+                "float",
+                1e-6,
+                "convergence: largest magnetisation change of a sweep",
+                greater(0.0),
             ),  # fmt: skip
             _DAMPING,
             _SHARDS,
@@ -173,61 +176,92 @@ register(
         kernels=("bp",),
         params=(
             Param(
-                "protocol", "str", "standard",
+                "protocol",
+                "str",
+                "standard",
                 "focusing protocol: standard reinforcement, pseudo-reinforcement, "
                 "scoping (fixed y, growing gamma) or free (explicit schedule)",
                 one_of("standard", "pseudo", "scoping", "free"),
             ),  # fmt: skip
             Param(
-                "dr", "float", 0.002,
+                "dr",
+                "float",
+                0.002,
                 "step of rho in [0, 1) of the standard/pseudo protocols",
                 between(0.0, 1.0, lo_open=True),
                 per_model={"machine": 0.005},
             ),  # fmt: skip
             Param(
-                "x", "float", 0.5, "exponent of the pseudo-reinforcement",
+                "x",
+                "float",
+                0.5,
+                "exponent of the pseudo-reinforcement",
                 between(0.0, 1.0, hi_open=False),
             ),  # fmt: skip
             Param(
-                "y", "float", 0.0,
-                "number of replicas of the scoping protocol (0 = unset)", at_least(0.0),
+                "y",
+                "float",
+                0.0,
+                "number of replicas of the scoping protocol (0 = unset)",
+                at_least(0.0),
             ),  # fmt: skip
-            Param("gamma_start", "float", 0.0, "scoping: first coupling", at_least(0.0)),
+            Param(
+                "gamma_start", "float", 0.0, "scoping: first coupling", at_least(0.0)
+            ),
             Param("gamma_step", "float", 0.1, "scoping: coupling step", greater(0.0)),
             Param("gamma_stop", "float", 10.0, "scoping: last coupling", at_least(0.0)),
             Param(
-                "schedule", "list", [],
+                "schedule",
+                "list",
+                [],
                 "free protocol: list of [gamma, y] pairs (gamma may be inf)",
                 list_of_pairs,
             ),  # fmt: skip
             Param(
-                "sweeps_per_step", "int", 1,
-                "BP sweeps per protocol step (fewer if converged first)", at_least(1),
+                "sweeps_per_step",
+                "int",
+                1,
+                "BP sweeps per protocol step (fewer if converged first)",
+                at_least(1),
             ),  # fmt: skip
             Param(
-                "eps", "float", 1e-3,
+                "eps",
+                "float",
+                1e-3,
                 "a protocol step ends early when a sweep changes no magnetisation by "
-                "more than eps", greater(0.0),
+                "more than eps",
+                greater(0.0),
             ),  # fmt: skip
             Param(
-                "damping", "float", 0.5, "damping of the messages in field space",
+                "damping",
+                "float",
+                0.5,
+                "damping of the messages in field space",
                 between(0.0, 1.0),
             ),  # fmt: skip
             _SHARDS,
             Param(
-                "randfact", "float", 0.01,
+                "randfact",
+                "float",
+                0.01,
                 "scale of the random initial messages atanh(randfact U(-1, 1))",
-                between(0.0, 1.0), per_model={"machine": 0.1},
+                between(0.0, 1.0),
+                per_model={"machine": 0.1},
             ),  # fmt: skip
             Param(
-                "interleave", "bool", False,
+                "interleave",
+                "bool",
+                False,
                 "machines: focusing factors visited among the patterns (the reference "
                 "code's schedule); ignored by the perceptron",
             ),  # fmt: skip
             Param(
-                "hidden_field", "float", 0.0,
+                "hidden_field",
+                "float",
+                0.0,
                 "machines: scale of random initial output->hidden messages (breaks the "
-                "parity machine's symmetry); ignored by the perceptron", at_least(0.0),
+                "parity machine's symmetry); ignored by the perceptron",
+                at_least(0.0),
             ),  # fmt: skip
         ),
         trace_fields={
@@ -235,7 +269,11 @@ register(
             "step": ("int64", "protocol step (0-based)", "1"),
             "gamma": ("float64", "coupling of the replicas to their centre", "1"),
             "y": ("float64", "number of replicas", "1"),
-            "errors": ("int64", "training errors of sign(H) after the sweep", "patterns"),
+            "errors": (
+                "int64",
+                "training errors of sign(H) after the sweep",
+                "patterns",
+            ),
         },
         cross_check=_fbp_cross_check,
     )
@@ -261,46 +299,74 @@ register(
         params=(
             Param("lambda_start", "float", 0.2, "first coupling lambda", greater(0.0)),
             Param(
-                "lambda_factor", "float", 1.1, "lambda <- lambda * factor per step",
+                "lambda_factor",
+                "float",
+                1.1,
+                "lambda <- lambda * factor per step",
                 greater(1.0),
             ),  # fmt: skip
             Param("lambda_max", "float", 8.0, "last coupling", greater(0.0)),
             Param(
-                "temperature", "float", 0.0, "Metropolis temperature (0 = greedy)",
+                "temperature",
+                "float",
+                0.0,
+                "Metropolis temperature (0 = greedy)",
                 at_least(0.0),
             ),  # fmt: skip
             Param(
-                "moves_per_step", "int", 0, "accepted moves per lambda (0 = N)",
+                "moves_per_step",
+                "int",
+                0,
+                "accepted moves per lambda (0 = N)",
                 at_least(0),
             ),  # fmt: skip
             Param(
-                "candidates", "int", 4,
-                "sites proposed per move, most disagreeing marginal first", at_least(1),
-            ),  # fmt: skip
-            Param(
-                "random_candidates", "int", 0, "extra random sites proposed per move",
-                at_least(0),
-            ),  # fmt: skip
-            Param(
-                "sweeps_per_move", "int", 6, "warm-started BP sweeps scoring a proposal",
+                "candidates",
+                "int",
+                4,
+                "sites proposed per move, most disagreeing marginal first",
                 at_least(1),
             ),  # fmt: skip
             Param(
-                "max_sweeps", "int", 100, "BP sweeps after a change of lambda",
+                "random_candidates",
+                "int",
+                0,
+                "extra random sites proposed per move",
+                at_least(0),
+            ),  # fmt: skip
+            Param(
+                "sweeps_per_move",
+                "int",
+                6,
+                "warm-started BP sweeps scoring a proposal",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "max_sweeps",
+                "int",
+                100,
+                "BP sweeps after a change of lambda",
                 at_least(1),
             ),  # fmt: skip
             Param("eps", "float", 1e-4, "BP convergence tolerance", greater(0.0)),
             _DAMPING,
             Param(
-                "shards", "int", 1,
-                "factors of a sweep cut into this many parallel pieces", at_least(1),
+                "shards",
+                "int",
+                1,
+                "factors of a sweep cut into this many parallel pieces",
+                at_least(1),
             ),  # fmt: skip
             _RANDFACT,
         ),
         trace_fields={
             "iteration": ("int64", "BP sweeps done", "sweeps"),
             "lambda": ("float64", "coupling to the reference", "1"),
-            "free_entropy": ("float64", "Bethe local free entropy phi", "nats per weight"),
+            "free_entropy": (
+                "float64",
+                "Bethe local free entropy phi",
+                "nats per weight",
+            ),
             "accepted": ("int64", "accepted moves at this lambda", "moves"),
             "proposed": ("int64", "proposed moves at this lambda", "moves"),
             "errors": ("int64", "training errors of the reference", "patterns"),

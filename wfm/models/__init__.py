@@ -150,7 +150,9 @@ class ModelInfo:
                 f"supported: {names}"
             )
         if self.fixed_k is not None and k != self.fixed_k:
-            raise ConfigError(f"model.k must be {self.fixed_k} for {self.name}, got {k}")
+            raise ConfigError(
+                f"model.k must be {self.fixed_k} for {self.name}, got {k}"
+            )
         if self.odd_k and k % 2 == 0:
             raise ConfigError(f"model.k must be odd for {self.name}, got {k}")
         if self.hidden and not self.fully_connected and n % k:

@@ -28,6 +28,7 @@ __all__ = [
     "train_errors",
 ]
 
+
 def unit_weights(w: np.ndarray, k: int, fully_connected: bool) -> np.ndarray:
     """The weights as a ``(K, n_in)`` float64 array (one row per hidden unit)."""
     w = np.asarray(w, dtype=np.float64)
