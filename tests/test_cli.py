@@ -230,3 +230,27 @@ def test_unexpected_error_exit_1_one_line_and_debug(
     assert err.count("\n") == 1 and "--debug" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "y.h5"), "--debug")
     assert code == 1 and "Traceback" in err
+
+
+def test_cli_local_entropy_and_plot(tmp_path, capsys):
+    f = tmp_path / "t.h5"
+    args = ["run", "--n", "21", "--alpha", "0.3", "--data", "teacher"]
+    assert main([*args, "--learner", "entropy-mc", "--out", str(f), "--quiet"]) == 0
+    assert main(["local-entropy", str(f), "--quiet"]) == 0
+    assert main(["local-entropy", str(f), "--method", "exact", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["local-entropy", str(f), "--reference", "teacher", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["group"] == "/local_entropy/teacher"
+    run = open_run(f)
+    g = run.group("/local_entropy/solution")
+    assert g.attrs["method"] == "bp" and g.attrs["N"] == 21
+    for key in ("distance", "local_entropy", "coupling", "phi", "converged"):
+        assert key in g.arrays
+    assert run.group("/local_entropy/solution_exact").attrs["method"] == "exact"
+    png = tmp_path / "fig.png"
+    assert main(["plot", str(f), "--out", str(png), "--quiet"]) == 0
+    assert png.stat().st_size > 1000
+    capsys.readouterr()
+    assert main(["local-entropy", str(tmp_path / "missing.h5")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -17,8 +17,8 @@ CASES = [
 
 @pytest.mark.parametrize(("model", "n", "k", "alpha", "extra", "tol"), CASES)
 def test_cli_machine_local_entropy(tmp_path, capsys, model, n, k, alpha, extra, tol):
+    from wfm import open_run
     from wfm.cli import main
-    from wfm.store import open_run
 
     f = tmp_path / f"{model}.h5"
     args = ["run", "--model", model, "--n", str(n), "--k", str(k)]
@@ -32,31 +32,41 @@ def test_cli_machine_local_entropy(tmp_path, capsys, model, n, k, alpha, extra, 
     dist = ["--distances", "0.02", "0.05", "--name", "at", "--json"]
     assert main(["local-entropy", str(f), *dist]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["group"] == "/local_entropy/at" and len(out["s"]) == 2
+    assert out["group"] == "/local_entropy/at" and len(out["local_entropy"]) == 2
 
     run = open_run(f)
     n_w = n * k if model == "committee-full" else n
     bp = run.group("/local_entropy/solution")
     ex = run.group("/local_entropy/solution_exact")
     assert bp.attrs["method"] == "bp" and bp.attrs["N"] == n_w
-    assert bp.attrs["architecture"] == model and bp.attrs["k"] == k
+    assert bp.attrs["model"] == model and bp.attrs["k"] == k
     assert ex.attrs["method"] == "exact" and ex.attrs["N"] == n_w
-    for key in ("d", "s", "lambda", "phi", "q", "converged", "upper_bound"):
+    for key in (
+        "distance",
+        "local_entropy",
+        "coupling",
+        "phi",
+        "overlap",
+        "converged",
+        "upper_bound",
+    ):
         assert key in bp.arrays
     conv = np.asarray(bp.arrays["converged"], bool)
     assert conv.mean() > 0.8
-    s, h2 = np.asarray(bp.arrays["s"]), np.asarray(bp.arrays["upper_bound"])
+    s, h2 = np.asarray(bp.arrays["local_entropy"]), np.asarray(bp.arrays["upper_bound"])
     assert np.all(np.isfinite(s[conv])) and np.all(np.isfinite(bp.arrays["phi"]))
     assert np.all(s[conv] <= h2[conv] + 2e-3)
     counts = np.asarray(ex.arrays["counts"])
     assert counts.size == n_w + 1 and counts[0] == 1  # the reference is a solution
     assert np.all(
-        ex.arrays["s"][np.isfinite(ex.arrays["s"])]
-        <= ex.arrays["upper_bound"][np.isfinite(ex.arrays["s"])] + 1e-12
+        ex.arrays["local_entropy"][np.isfinite(ex.arrays["local_entropy"])]
+        <= ex.arrays["upper_bound"][np.isfinite(ex.arrays["local_entropy"])] + 1e-12
     )
     # BP vs exact at small d (large lambda): the free entropy phi(lambda)
-    lam = np.asarray(bp.arrays["lambda"])
+    lam = np.asarray(bp.arrays["coupling"])
     phi_exact, q_exact = exact_free_entropy(counts, lam)
     near = conv & (lam >= 1.0)
     assert np.max(np.abs(np.asarray(bp.arrays["phi"])[near] - phi_exact[near])) < tol
-    assert np.max(np.abs(np.asarray(bp.arrays["q"])[near] - q_exact[near])) < 2 * tol
+    assert (
+        np.max(np.abs(np.asarray(bp.arrays["overlap"])[near] - q_exact[near])) < 2 * tol
+    )

@@ -3,7 +3,6 @@ enumeration, bounds, curve naming, validation; EdMC learner and CLI."""
 
 import ast
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -323,66 +322,11 @@ def test_machine_up_scan_is_the_shared_scan():
 
 
 # ------------------------------------------------------------------ EdMC learner
-def test_edmc_finds_a_solution_deterministically():
-    from wfm.learners import entropy_mc
-    from wfm.models.perceptron import train_errors
-
-    rng = np.random.default_rng(7)
-    x = (2 * rng.integers(0, 2, (30, 101)) - 1).astype(np.int8)
-    y = (2 * rng.integers(0, 2, 30) - 1).astype(np.int8)
-    runs = [
-        entropy_mc.learn(x, y, params={}, rng=np.random.default_rng(3))
-        for _ in range(2)
-    ]
-    assert runs[0].converged and runs[0].train_errors == 0
-    assert train_errors(runs[0].weights, x, y, 0.0) == 0
-    assert np.array_equal(runs[0].weights, runs[1].weights)
-
-
-def test_edmc_params_validated():
-    from wfm.config import LearnerSpec
-    from wfm.errors import ConfigError
-
-    assert LearnerSpec("entropy-mc").params["temperature"] == 0.0
-    with pytest.raises(ConfigError, match="lambda_factor must be > 1"):
-        LearnerSpec("entropy-mc", {"lambda_factor": 0.9})
-
-
-# ----------------------------------------------------------------- CLI (the lead's)
-def test_cli_local_entropy_and_plot(tmp_path, capsys):
-    from wfm.cli import main
-    from wfm.store import open_run
-
-    f = tmp_path / "t.h5"
-    args = ["run", "--n", "21", "--alpha", "0.3", "--data", "teacher"]
-    assert main([*args, "--learner", "entropy-mc", "--out", str(f), "--quiet"]) == 0
-    assert main(["local-entropy", str(f), "--quiet"]) == 0
-    assert main(["local-entropy", str(f), "--method", "exact", "--quiet"]) == 0
-    capsys.readouterr()
-    assert main(["local-entropy", str(f), "--reference", "teacher", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["group"] == "/local_entropy/teacher"
-    run = open_run(f)
-    g = run.group("/local_entropy/solution")
-    assert g.attrs["method"] == "bp" and g.attrs["N"] == 21
-    for key in ("d", "s", "lambda", "phi", "converged"):
-        assert key in g.arrays
-    assert run.group("/local_entropy/solution_exact").attrs["method"] == "exact"
-    png = tmp_path / "fig.png"
-    assert main(["plot", str(f), "--out", str(png), "--quiet"]) == 0
-    assert png.stat().st_size > 1000
-    capsys.readouterr()
-    assert main(["local-entropy", str(tmp_path / "missing.h5")]) == 2
-    assert "no such file" in capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_typical_teacher_far_below_fbp_like_solution():
     """N=201 teacher-student, alpha=0.5: teacher (typical) below the EdMC solution."""
-    from wfm.learners import entropy_mc
-
     x, y, w = teacher_instance(201, 0.5, 3)
-    sol = entropy_mc.learn(x, y, params={}, rng=np.random.default_rng(0))
+    sol = learn("entropy-mc", x, y, seed=0)
     assert sol.converged
     d = [0.02, 0.05]
     s_teacher = local_entropy(x, y, w, distances=d).local_entropy

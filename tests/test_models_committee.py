@@ -109,7 +109,7 @@ def test_error_counts_agree_with_enumeration(arch):
 )
 def test_teacher_data_is_solved_by_its_teacher(model, n, k):
     """Teacher–student data (wfm.data): alpha per weight, the teacher is a solution."""
-    from wfm.api import model_train_errors
+    from wfm.api import train_errors as model_train_errors
     from wfm.config import ModelSpec
     from wfm.data import generate
 

@@ -43,9 +43,13 @@ def test_curves_from_file_use_format2_names(tmp_path, small_spec):
     wfm.run(small_spec, out=f)
     x, y, w = _instance()
     r = local_entropy(x, y, w, lambdas=[3.0, 1.0, 0.0])
-    wfm.append_group(f, "/local_entropy/solution", r.to_arrays(), r.attrs())
+    wfm.store.append_group(
+        f, "/local_entropy/solution", r.to_arrays(), r.attrs(), r.descriptions()
+    )
     c = _theory_curve()
-    wfm.append_group(f, "/theory/typical", c.to_arrays(), c.attrs())
+    wfm.store.append_group(
+        f, "/theory/typical", c.to_arrays(), c.attrs(), c.descriptions()
+    )
     curves = curves_from_file(f)
     assert [c["kind"] for c in curves] == ["run", "theory"]
     np.testing.assert_array_equal(curves[0]["d"], r.distance)

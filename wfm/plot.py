@@ -35,16 +35,17 @@ def curves_from_file(path):
     run = open_run(path)
     out = []
     stem = Path(path).stem
-    cfg = run.config
+    cfg = run.config_dict
     run_label = stem
     if cfg is not None:
+        model, data = cfg["model"], cfg["data"]
         run_label = (
-            f"{cfg.learner.name}, N={cfg.model.n}, α={cfg.data.alpha:g}"
-            f" ({cfg.data.kind})"
+            f"{cfg['learner']['name']}, N={model['n']}, α={data['alpha']:g}"
+            f" ({data['kind']})"
         )
-        info = MODELS.get(cfg.model.name)
+        info = MODELS.get(model["name"])
         if info is not None and info.hidden:
-            run_label = f"{cfg.model.name} K={cfg.model.k}, {run_label}"
+            run_label = f"{model['name']} K={model['k']}, {run_label}"
     for group in run.extra_groups():
         parts = group.strip("/").split("/")
         if len(parts) != 2 or parts[0] not in ("local_entropy", "theory"):
@@ -56,6 +57,9 @@ def curves_from_file(path):
         if parts[0] == "local_entropy":
             ref = g.attrs.get("reference", parts[1])
             label = f"{run_label}: {ref} [{g.attrs.get('method', 'bp')}]"
+            errors = int(g.attrs.get("reference_train_errors", 0))
+            if errors:  # measured with --allow-errors: not a solution
+                label += f" — NOT A SOLUTION ({errors} training errors)"
             kind = "run"
         else:
             label = (
@@ -73,6 +77,8 @@ def curves_from_file(path):
                 ),
                 "branch": g.arrays.get("branch"),
                 "kind": kind,
+                "not_a_solution": parts[0] == "local_entropy"
+                and int(g.attrs.get("reference_train_errors", 0)) > 0,
             }
         )
     return out
@@ -162,6 +168,8 @@ def plot_local_entropy(
                 keep &= np.isfinite(s)
             d, s, ok = d[keep], s[keep], ok[keep]
             style = "-" if c["kind"] == "run" else ":"
+            if c.get("not_a_solution"):
+                style = "-."  # a reference with training errors: set apart
             label = c["label"] if b == np.unique(branch)[0] else None
             # frozen BP points (d = 0: all marginals on the reference) are markers
             # only: a line to them would fake a continuous curve across the gap
