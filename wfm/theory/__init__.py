@@ -17,7 +17,9 @@ one-line message such as ``"alpha must be > 0, got -1.0"``):
     with the reference (exact: convex solution space); bound ``ln(1 - q^2)/2``.
 ``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=...)``
     RS ``y -> inf`` large-deviation curve (densest regions, unconstrained centre)
-    -> ``LocalEntropyCurve``.
+    -> ``LocalEntropyCurve`` (order parameters ``q1, dq1, q0hat, dhat, rhat, regime``;
+    ``S = s(alpha)`` for ``d >= d_c``; see :mod:`wfm.theory.large_deviation`).
+    Milliseconds per distance.
 ``typical_positive_distance(alpha, kappa=0.0) -> float``
     Distance above which the typical (FP) curve becomes positive.
 ``generalization_error(alpha) -> GeneralizationResult``
@@ -180,10 +182,18 @@ def local_entropy_large_deviation(
 ) -> LocalEntropyCurve:
     """Maximal local entropy at distance ``d`` (RS, ``y -> inf``, free centre).
 
+    ``S_LD(d) = (1/N) E max_W~ ln #{solutions at distance d from W~}``; see
+    :mod:`wfm.theory.large_deviation` for the equations, the domain (``rhat >= 0``)
+    and the solver (Newton with analytic Jacobian, continuation in ``ln d``).
+
     Returns
     -------
     LocalEntropyCurve
-        ``kind="large-deviation"``; order parameters ``q1, dq1, q0hat, dhat, rhat``.
+        ``kind="large-deviation"``; order parameters ``q1, dq1, q0hat, dhat, rhat``
+        and ``regime`` (0 regular, 1 saturated ``d >= d_c`` where ``S = s(alpha)``,
+        -1 formal solution with ``rhat < 0``: not converged, 2 ``S = H2(d)`` to
+        machine precision); ``reference`` holds ``critical_distance`` (``d_c``),
+        ``gardner_entropy``, ``gardner_q``, ``gardner_qhat``.
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     kappa = _check_real("kappa", kappa)
