@@ -449,6 +449,96 @@ def test_fps_small_alpha_approaches_bound():
     assert np.allclose(c.local_entropy, bound, atol=0.03)
 
 
+# ------------------------------------------------------------ tree machines
+def test_machines_k1_is_the_perceptron():
+    from wfm.theory import machines as mc
+
+    for q in (0.2, 0.6, 0.9):
+        ref = mc._perceptron_energetic(q)
+        for kind in ("committee", "parity"):
+            assert mc._finite_energetic(q, kind, 1) == pytest.approx(ref, rel=1e-11)
+    g = theory.gardner_entropy(0.5, model="committee-tree", k=1)
+    assert g.value == pytest.approx(theory.gardner_entropy(0.5).value, abs=1e-9)
+    assert theory.capacity("parity", k=1) == pytest.approx(theory.capacity(), abs=1e-8)
+    assert theory.capacity("committee-tree-spherical", k=1) == pytest.approx(2.0)
+    gs = theory.gardner_entropy(1.0, model="parity-spherical", k=1)
+    ref = theory.gardner_entropy(1.0, model="perceptron-spherical")
+    assert gs.value == pytest.approx(ref.value, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    "kind, k", [("committee", 3), ("parity", 2), ("parity", 3), ("committee", np.inf)]
+)
+def test_machine_energetic_derivative(kind, k):
+    from wfm.theory import machines as mc
+
+    for q in (0.3, 0.7):
+        g, dg = mc.machine_energetic(q, kind, k)
+        h = 1e-5
+        num = (
+            mc.machine_energetic(q + h, kind, k)[0]
+            - mc.machine_energetic(q - h, kind, k)[0]
+        ) / (2 * h)
+        assert dg == pytest.approx(num, rel=1e-6)
+        assert g < 0 and dg < 0
+
+
+def test_committee_binary_capacity():
+    import math
+
+    a3 = theory.capacity("committee-tree", k=3)
+    a_inf = theory.capacity("committee-tree", k=math.inf)
+    assert a3 == pytest.approx(0.920619, abs=1e-5)
+    assert a_inf == pytest.approx(0.946952, abs=1e-5)
+    assert theory.capacity() < a3 < a_inf < 1.0  # below the information bound
+    r = theory.gardner_entropy(a3, model="committee-tree", k=3)
+    assert abs(r.value) < 1e-9
+    # small alpha: ln 2; the annealed bound (1 - alpha) ln 2
+    assert theory.gardner_entropy(1e-4, model="committee-tree", k=3).value == (
+        pytest.approx(np.log(2), abs=1e-4)
+    )
+    for alpha in (0.3, 0.6):
+        s = theory.gardner_entropy(alpha, model="committee-tree", k=3).value
+        assert s < (1 - alpha) * np.log(2)
+
+
+def test_parity_capacities():
+    import math
+
+    # spherical, q -> 1: alpha_c = 2/E[min_l z_l^2]; K = 2: E = 1 - 2/pi
+    a2 = theory.capacity("parity-spherical", k=2)
+    assert a2 == pytest.approx(2.0 / (1.0 - 2.0 / np.pi), rel=1e-8)
+    assert theory.capacity("parity-spherical", k=3) == pytest.approx(10.37353, rel=1e-5)
+    assert theory.capacity("parity-spherical", k=math.inf) == math.inf
+    # binary, K >= 2: the RS solution is q = 0 up to alpha_min > 1, s = (1-a) ln 2
+    assert theory.capacity("parity", k=2) == 1.0
+    r = theory.gardner_entropy(0.5, model="parity", k=2)
+    assert r.q == 0.0 and r.value == pytest.approx(0.5 * np.log(2))
+    # above alpha_min the q > 0 branch lies below the annealed value
+    r = theory.gardner_entropy(2.0, model="parity-spherical", k=2)
+    assert r.q > 0 and r.value < -2.0 * np.log(2)
+
+
+def test_spherical_machine_alpha_of_q_approaches_limit():
+    from wfm.theory import machines as mc
+
+    for model, k in (("committee-tree-spherical", 3), ("parity-spherical", 2)):
+        lim = theory.capacity(model, k=k)
+        a = [mc._along_q(q, model, k)[0] for q in (0.97, 0.99, 0.995)]
+        assert a[0] < a[1] < a[2] < lim
+        assert a[2] > 0.97 * lim
+
+
+@pytest.mark.slow
+def test_committee_binary_capacity_increases_with_k():
+    import math
+
+    caps = [theory.capacity("committee-tree", k=k) for k in (3, 5, 7, math.inf)]
+    assert np.all(np.diff(caps) > 0)
+    assert caps[1] == pytest.approx(0.933039, abs=1e-4)
+    assert caps[2] == pytest.approx(0.937479, abs=1e-4)
+
+
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize(
     "call, match",
@@ -465,6 +555,10 @@ def test_fps_small_alpha_approaches_bound():
             "spherical capacity",
         ),
         (lambda: theory.local_entropy_large_deviation(0.5, []), "non-empty"),
+        (lambda: theory.capacity("committee-tree"), "needs k"),
+        (lambda: theory.capacity("committee-tree", k=4), "odd"),
+        (lambda: theory.gardner_entropy(0.5, 0.1, "parity", k=3), "kappa must be 0"),
+        (lambda: theory.local_entropy_typical(0.5, [0.1], 0.0, "parity"), "model"),
         (lambda: theory.generalization_error("a"), "alpha must be a real number"),
     ],
 )
