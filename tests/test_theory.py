@@ -161,28 +161,187 @@ def test_fp_small_alpha_approaches_h2():
 
 
 # ------------------------------------------------------------- large deviation
-@pytest.mark.slow
-def test_ld_curve_below_h2():
-    c = theory.local_entropy_large_deviation(0.5, [0.05, 0.1])
+LD_GRID = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3]
+
+
+@pytest.fixture(scope="module")
+def ld06():
+    return theory.local_entropy_large_deviation(0.6, LD_GRID)
+
+
+def test_ld_jacobian_matches_finite_differences():
+    # analytic Jacobian of the Newton system vs central differences
+    for alpha, d, y in (
+        (0.6, 0.1, [-0.68, 0.35, 0.39]),
+        (0.6, 0.003, [-20.3, 9e-4, 2.9]),
+        (0.8, 0.05, [0.4, 0.97, 0.06]),
+    ):
+        y = np.array(y)
+        _, jac, _ = ld._system(y, 1 - 2 * d, alpha, 0.0)
+        h = 1e-6
+        for k in range(3):
+            up, dn = y.copy(), y.copy()
+            up[k] += h
+            dn[k] -= h
+            num = (
+                ld._system(up, 1 - 2 * d, alpha, 0.0)[0]
+                - ld._system(dn, 1 - 2 * d, alpha, 0.0)[0]
+            ) / (2 * h)
+            assert np.allclose(jac[:, k], num, rtol=1e-5, atol=1e-8), (d, k)
+
+
+def test_ld_stationary_in_all_order_parameters():
+    alpha = 0.6
+    c = theory.local_entropy_large_deviation(alpha, [0.01, 0.05])
+    for i, d in enumerate((0.01, 0.05)):
+        args = {k: c.order_parameters[k][i] for k in ("q1", "dq1", "q0hat", "dhat")}
+        args["rhat"] = c.order_parameters["rhat"][i]
+        names = ("q1", "dq1", "q0hat", "dhat", "rhat")
+        x = np.array([args[k] for k in names])
+        val = ld.ld_functional(1 - 2 * d, *x, alpha)
+        assert val == pytest.approx(c.local_entropy[i], abs=1e-12)
+        for k in range(5):
+            h = 1e-6 * max(1.0, abs(x[k]))
+            up, dn = x.copy(), x.copy()
+            up[k] += h
+            dn[k] -= h
+            grad = (
+                ld.ld_functional(1 - 2 * d, *up, alpha)
+                - ld.ld_functional(1 - 2 * d, *dn, alpha)
+            ) / (2 * h)
+            assert abs(grad) < 1e-6, (d, names[k], grad)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.6])
+def test_ld_starts_at_gardner(alpha):
+    # the branch ends at d_c = (1 - E|tanh(sqrt(qh) z)|)/2 with S = s(alpha),
+    # and S_LD = s(alpha) for every d >= d_c
+    g = theory.gardner_entropy(alpha)
+    d_c = ld.critical_distance(alpha)
+    e_abs = (
+        2
+        * integrate.quad(
+            lambda z: (
+                np.exp(-z * z / 2) / np.sqrt(2 * np.pi) * np.tanh(np.sqrt(g.qhat) * z)
+            ),
+            0,
+            np.inf,
+            epsabs=1e-13,
+        )[0]
+    )
+    assert d_c == pytest.approx(0.5 * (1 - e_abs), abs=1e-10)
+    r = ld._system(np.array([np.log(g.qhat), 0.0, 0.0]), 1 - 2 * d_c, alpha, 0.0)
+    assert np.max(np.abs(r[0])) < 1e-10
+    assert r[2]["value"] == pytest.approx(g.value, abs=1e-10)
+    c = theory.local_entropy_large_deviation(alpha, [d_c - 1e-3, d_c + 1e-3, 0.45])
     assert c.converged.all()
-    assert np.all(c.local_entropy <= c.upper_bound + 1e-9)
+    assert list(c.order_parameters["regime"]) == [0, 1, 1]
+    assert np.allclose(c.local_entropy[1:], g.value)
+    assert g.value - 1e-5 < c.local_entropy[0] < g.value
+    assert c.attrs()["reference_critical_distance"] == pytest.approx(d_c)
+
+
+def test_ld_alpha06_converged_and_bounded(ld06):
+    c = ld06
+    assert c.converged.all()
+    assert np.all(c.residual < 1e-8)
     assert c.attrs()["approximation"] == ld.APPROXIMATION
+    assert np.all(c.local_entropy <= c.upper_bound + 1e-12)
+    # monotone in d, and hugging H2 at small d (dense regions below alpha_U)
+    assert np.all(np.diff(c.local_entropy) >= 0)
+    ratio = c.local_entropy / c.upper_bound
+    assert np.all(np.diff(ratio) <= 1e-12)
+    assert ratio[0] > 1 - 1e-9 and ratio[2] > 0.998
+    # regression values (docs/theory.md)
+    assert c.local_entropy[3] == pytest.approx(0.0540750939, abs=1e-9)
+    assert c.local_entropy[5] == pytest.approx(0.1300822560, abs=1e-9)
+    assert c.local_entropy[8] == pytest.approx(0.2277849595, abs=1e-9)  # = s(0.6)
 
 
-@pytest.mark.slow
-def test_ld_curve_above_typical():
-    alpha, d = 0.5, [0.1, 0.2]
-    c_ld = theory.local_entropy_large_deviation(alpha, d)
-    c_fp = theory.local_entropy_typical(alpha, d)
-    assert c_ld.converged.all() and c_fp.converged.all()
-    assert np.all(c_ld.local_entropy >= c_fp.local_entropy - 1e-9)
+def test_ld_above_typical_alpha06(ld06):
+    d = [0.02, 0.1]
+    fp = theory.local_entropy_typical(0.6, d)
+    assert fp.converged.all()
+    ldv = ld06.local_entropy[[LD_GRID.index(x) for x in d]]
+    assert np.all(ldv >= fp.local_entropy)
 
 
-@pytest.mark.slow
-def test_ld_close_to_h2_at_small_alpha():
-    c = theory.local_entropy_large_deviation(0.3, [0.05])
+def test_ld_path_independent():
+    d = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    down = ld.ld_binary_curve(0.6, d, path="down")
+    up = ld.ld_binary_curve(0.6, d, path="up")
+    assert down.converged.all() and up.converged.all()
+    assert np.max(np.abs(down.local_entropy - up.local_entropy)) < 1e-10
+    for k in ("q1", "dhat", "rhat"):
+        assert np.allclose(down.order_parameters[k], up.order_parameters[k], atol=1e-8)
+
+
+@pytest.mark.parametrize("alpha", [0.4, 0.6])
+def test_ld_ratio_to_h2_tends_to_one(alpha):
+    c = theory.local_entropy_large_deviation(alpha, [0.001, 0.003, 0.01, 0.03])
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    ratio = c.local_entropy / c.upper_bound
+    assert np.all(np.diff(ratio) < 0)
+    assert ratio[0] == pytest.approx(1.0, abs=1e-8)
+
+
+def test_ld_small_alpha_is_h2():
+    c = theory.local_entropy_large_deviation(0.01, [0.05, 0.2])
     assert c.converged.all()
-    assert c.local_entropy[0] == pytest.approx(float(c.upper_bound[0]), abs=5e-3)
+    assert np.allclose(c.local_entropy, c.upper_bound, atol=2e-3)
+    assert np.all(c.local_entropy <= c.upper_bound + 1e-12)
+
+
+def test_ld_degenerate_small_d():
+    # q0hat ~ exp(-0.17/d) underflows: S = H2(d) to machine precision
+    c = theory.local_entropy_large_deviation(0.4, [1e-5, 1e-3])
+    assert c.converged.all()
+    assert list(c.order_parameters["regime"]) == [2, 0]
+    assert c.local_entropy[0] == float(theory.binary_entropy(1e-5))
+
+
+def test_ld_non_monotone_regime_flagged():
+    # alpha > alpha_U ~ 0.755: rhat < 0 (S decreasing in d) on an interval; those
+    # formal solutions are reported, not converged
+    c = theory.local_entropy_large_deviation(0.8, [0.002, 0.01, 0.02, 0.1])
+    reg = c.order_parameters["regime"]
+    assert list(reg) == [0, -1, -1, 0]
+    assert list(c.converged) == [True, False, False, True]
+    assert np.all(c.residual < 1e-8)
+    assert np.all(c.order_parameters["rhat"][reg == -1] < 0)
+
+
+def test_ld_near_capacity_small_d():
+    c = theory.local_entropy_large_deviation(0.83, [0.001, 0.005, 0.1])
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    assert np.all(c.local_entropy <= c.upper_bound)
+
+
+def test_ld_kappa_nonzero():
+    kappa = 0.3
+    c = theory.local_entropy_large_deviation(0.4, [0.005, 0.05], kappa=kappa)
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    fp = theory.local_entropy_typical(0.4, [0.05], kappa=kappa)
+    assert c.local_entropy[1] >= fp.local_entropy[0]
+    assert np.all(c.local_entropy <= c.upper_bound)
+
+
+@pytest.mark.slow
+def test_ld_alpha06_full_range():
+    d = np.geomspace(0.001, 0.3, 16)
+    c = theory.local_entropy_large_deviation(0.6, d)
+    assert c.converged.all() and np.all(c.residual < 1e-8)
+    assert np.all(c.local_entropy <= c.upper_bound + 1e-12)
+    assert np.all(c.local_entropy > 0)
+    fp = theory.local_entropy_typical(0.6, d)
+    ok = fp.converged
+    # the FP solver does not reliably converge below d ~ 0.003 at alpha = 0.6
+    # (docs/theory.md); compare wherever it does (its converged values there are
+    # negative, S_LD > 0)
+    assert ok[d > 0.004].all()
+    assert np.all(c.local_entropy[ok] >= fp.local_entropy[ok])
+    up = ld.ld_binary_curve(0.6, d, path="up")
+    assert np.max(np.abs(up.local_entropy - c.local_entropy)) < 1e-6
 
 
 def test_curve_export():
@@ -300,6 +459,96 @@ def test_fps_small_alpha_approaches_bound():
     assert np.allclose(c.local_entropy, bound, atol=0.03)
 
 
+# ------------------------------------------------------------ tree machines
+def test_machines_k1_is_the_perceptron():
+    from wfm.theory import machines as mc
+
+    for q in (0.2, 0.6, 0.9):
+        ref = mc._perceptron_energetic(q)
+        for kind in ("committee", "parity"):
+            assert mc._finite_energetic(q, kind, 1) == pytest.approx(ref, rel=1e-11)
+    g = theory.gardner_entropy(0.5, model="committee-tree", k=1)
+    assert g.value == pytest.approx(theory.gardner_entropy(0.5).value, abs=1e-9)
+    assert theory.capacity("parity", k=1) == pytest.approx(theory.capacity(), abs=1e-8)
+    assert theory.capacity("committee-tree-spherical", k=1) == pytest.approx(2.0)
+    gs = theory.gardner_entropy(1.0, model="parity-spherical", k=1)
+    ref = theory.gardner_entropy(1.0, model="perceptron-spherical")
+    assert gs.value == pytest.approx(ref.value, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    "kind, k", [("committee", 3), ("parity", 2), ("parity", 3), ("committee", np.inf)]
+)
+def test_machine_energetic_derivative(kind, k):
+    from wfm.theory import machines as mc
+
+    for q in (0.3, 0.7):
+        g, dg = mc.machine_energetic(q, kind, k)
+        h = 1e-5
+        num = (
+            mc.machine_energetic(q + h, kind, k)[0]
+            - mc.machine_energetic(q - h, kind, k)[0]
+        ) / (2 * h)
+        assert dg == pytest.approx(num, rel=1e-6)
+        assert g < 0 and dg < 0
+
+
+def test_committee_binary_capacity():
+    import math
+
+    a3 = theory.capacity("committee-tree", k=3)
+    a_inf = theory.capacity("committee-tree", k=math.inf)
+    assert a3 == pytest.approx(0.920619, abs=1e-5)
+    assert a_inf == pytest.approx(0.946952, abs=1e-5)
+    assert theory.capacity() < a3 < a_inf < 1.0  # below the information bound
+    r = theory.gardner_entropy(a3, model="committee-tree", k=3)
+    assert abs(r.value) < 1e-9
+    # small alpha: ln 2; the annealed bound (1 - alpha) ln 2
+    assert theory.gardner_entropy(1e-4, model="committee-tree", k=3).value == (
+        pytest.approx(np.log(2), abs=1e-4)
+    )
+    for alpha in (0.3, 0.6):
+        s = theory.gardner_entropy(alpha, model="committee-tree", k=3).value
+        assert s < (1 - alpha) * np.log(2)
+
+
+def test_parity_capacities():
+    import math
+
+    # spherical, q -> 1: alpha_c = 2/E[min_l z_l^2]; K = 2: E = 1 - 2/pi
+    a2 = theory.capacity("parity-spherical", k=2)
+    assert a2 == pytest.approx(2.0 / (1.0 - 2.0 / np.pi), rel=1e-8)
+    assert theory.capacity("parity-spherical", k=3) == pytest.approx(10.37353, rel=1e-5)
+    assert theory.capacity("parity-spherical", k=math.inf) == math.inf
+    # binary, K >= 2: the RS solution is q = 0 up to alpha_min > 1, s = (1-a) ln 2
+    assert theory.capacity("parity", k=2) == 1.0
+    r = theory.gardner_entropy(0.5, model="parity", k=2)
+    assert r.q == 0.0 and r.value == pytest.approx(0.5 * np.log(2))
+    # above alpha_min the q > 0 branch lies below the annealed value
+    r = theory.gardner_entropy(2.0, model="parity-spherical", k=2)
+    assert r.q > 0 and r.value < -2.0 * np.log(2)
+
+
+def test_spherical_machine_alpha_of_q_approaches_limit():
+    from wfm.theory import machines as mc
+
+    for model, k in (("committee-tree-spherical", 3), ("parity-spherical", 2)):
+        lim = theory.capacity(model, k=k)
+        a = [mc._along_q(q, model, k)[0] for q in (0.97, 0.99, 0.995)]
+        assert a[0] < a[1] < a[2] < lim
+        assert a[2] > 0.97 * lim
+
+
+@pytest.mark.slow
+def test_committee_binary_capacity_increases_with_k():
+    import math
+
+    caps = [theory.capacity("committee-tree", k=k) for k in (3, 5, 7, math.inf)]
+    assert np.all(np.diff(caps) > 0)
+    assert caps[1] == pytest.approx(0.933039, abs=1e-4)
+    assert caps[2] == pytest.approx(0.937479, abs=1e-4)
+
+
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize(
     "call, match",
@@ -316,6 +565,10 @@ def test_fps_small_alpha_approaches_bound():
             "spherical capacity",
         ),
         (lambda: theory.local_entropy_large_deviation(0.5, []), "non-empty"),
+        (lambda: theory.capacity("committee-tree"), "needs k"),
+        (lambda: theory.capacity("committee-tree", k=4), "odd"),
+        (lambda: theory.gardner_entropy(0.5, 0.1, "parity", k=3), "kappa must be 0"),
+        (lambda: theory.local_entropy_typical(0.5, [0.1], 0.0, "parity"), "model"),
         (lambda: theory.generalization_error("a"), "alpha must be a real number"),
     ],
 )

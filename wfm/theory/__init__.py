@@ -3,21 +3,30 @@
 Public API (every function validates its input once and raises ``ValueError`` with a
 one-line message such as ``"alpha must be > 0, got -1.0"``):
 
-``gardner_entropy(alpha, kappa=0.0, model="perceptron-binary") -> GardnerResult``
+``gardner_entropy(alpha, kappa=0.0, model="perceptron-binary", k=None)``
+    -> ``GardnerResult``.
     RS Gardner entropy; fields ``value, q, qhat, converged, residual, iterations,
-    alpha, kappa, model, approximation``; methods ``attrs()``.
+    alpha, kappa, model, approximation, k``; methods ``attrs()``.
     Models: ``"perceptron-binary"``, ``"perceptron-spherical"`` (log volume fraction of
-    the sphere, ``s(0) = 0``).
-``capacity(model="perceptron-binary", kappa=0.0) -> float``
+    the sphere, ``s(0) = 0``), and the tree machines with sign activations
+    ``"committee-tree"``, ``"parity"`` (binary weights) and
+    ``"committee-tree-spherical"``, ``"parity-spherical"``, which need ``k`` (hidden
+    units: odd for the committee, ``<= 7``, or ``math.inf`` for the large-``K``
+    limit) and ``kappa = 0``; ``alpha`` is patterns per weight
+    (:mod:`wfm.theory.machines`).
+``capacity(model="perceptron-binary", kappa=0.0, k=None) -> float``
     Binary: zero of the RS entropy (0.8331 at kappa = 0). Spherical: closed form
-    ``1/int_{-k}^inf Dt (t+k)^2`` (2 at kappa = 0).
+    ``1/int_{-k}^inf Dt (t+k)^2`` (2 at kappa = 0). Tree machines: RS capacity
+    (binary: zero of ``s``; spherical: ``q -> 1`` limit, exact 1-D integrals).
 ``local_entropy_typical(alpha, distances, kappa=0.0, model="perceptron-binary")``
     RS Franz–Parisi curve around equilibrium solutions -> ``LocalEntropyCurve``.
     Spherical model: log volume *fraction* of the sphere at overlap ``q = 1 - 2d``
     with the reference (exact: convex solution space); bound ``ln(1 - q^2)/2``.
 ``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=...)``
     RS ``y -> inf`` large-deviation curve (densest regions, unconstrained centre)
-    -> ``LocalEntropyCurve``.
+    -> ``LocalEntropyCurve`` (order parameters ``q1, dq1, q0hat, dhat, rhat, regime``;
+    ``S = s(alpha)`` for ``d >= d_c``; see :mod:`wfm.theory.large_deviation`).
+    Milliseconds per distance.
 ``typical_positive_distance(alpha, kappa=0.0) -> float``
     Distance above which the typical (FP) curve becomes positive.
 ``generalization_error(alpha) -> GeneralizationResult``
@@ -58,6 +67,7 @@ from .gardner import (
     spherical_capacity,
 )
 from .large_deviation import ld_binary_curve
+from .machines import MACHINE_MODELS, capacity_machine, gardner_machine
 from .teacher_student import ts_binary_curve
 
 __all__ = [
@@ -74,7 +84,8 @@ __all__ = [
     "typical_positive_distance",
 ]
 
-MODELS = ("perceptron-binary", "perceptron-spherical")
+PERCEPTRON_MODELS = ("perceptron-binary", "perceptron-spherical")
+MODELS = PERCEPTRON_MODELS + MACHINE_MODELS
 
 
 def _check_real(name, value, lo=None, lo_open=True, hi=None, hi_open=True):
@@ -90,7 +101,7 @@ def _check_real(name, value, lo=None, lo_open=True, hi=None, hi_open=True):
     return value
 
 
-def _check_model(model, allowed=MODELS):
+def _check_model(model, allowed=PERCEPTRON_MODELS):
     if model not in allowed:
         raise ValueError(f"model must be one of {allowed}, got {model!r}")
 
@@ -106,16 +117,31 @@ def _check_distances(distances):
     return d
 
 
-def gardner_entropy(alpha, kappa=0.0, model="perceptron-binary") -> GardnerResult:
+def _check_machine_args(model, kappa, k):
+    if model in MACHINE_MODELS:
+        if kappa != 0.0:
+            raise ValueError(f"kappa must be 0 for {model}, got {kappa}")
+        if k is None:
+            raise ValueError(f"model {model!r} needs k (number of hidden units)")
+    elif k is not None and k != 1:
+        raise ValueError(f"k must be None or 1 for {model}, got {k!r}")
+
+
+def gardner_entropy(
+    alpha, kappa=0.0, model="perceptron-binary", k=None
+) -> GardnerResult:
     """RS Gardner entropy ``s(alpha)`` (see :mod:`wfm.theory.gardner`).
 
     Parameters
     ----------
     alpha : float
-        Load ``P/N``, ``>= 0``.
+        Load ``P/N`` (patterns per weight), ``>= 0``.
     kappa : float
-        Margin.
-    model : {"perceptron-binary", "perceptron-spherical"}
+        Margin (0 for the tree machines).
+    model : {"perceptron-binary", "perceptron-spherical", "committee-tree",
+             "parity", "committee-tree-spherical", "parity-spherical"}
+    k : int or math.inf, optional
+        Hidden units of a tree machine (:mod:`wfm.theory.machines`).
 
     Returns
     -------
@@ -123,19 +149,28 @@ def gardner_entropy(alpha, kappa=0.0, model="perceptron-binary") -> GardnerResul
     """
     alpha = _check_real("alpha", alpha, lo=0.0, lo_open=False)
     kappa = _check_real("kappa", kappa)
-    _check_model(model)
+    _check_model(model, MODELS)
+    _check_machine_args(model, kappa, k)
+    if model in MACHINE_MODELS:
+        return gardner_machine(alpha, model, k)
     if model == "perceptron-binary":
         return gardner_binary(alpha, kappa)
     return gardner_spherical(alpha, kappa)
 
 
-def capacity(model="perceptron-binary", kappa=0.0) -> float:
-    """Storage capacity ``alpha_c(kappa)`` (RS).
+def capacity(model="perceptron-binary", kappa=0.0, k=None) -> float:
+    """Storage capacity ``alpha_c`` (RS), patterns per weight.
 
-    Binary: zero of the RS entropy (Krauth–Mézard). Spherical: Gardner closed form.
+    Binary perceptron: zero of the RS entropy (Krauth–Mézard). Spherical: Gardner
+    closed form. Tree committee/parity machines (``k`` hidden units): zero of the RS
+    entropy (binary weights) or the ``q -> 1`` limit (spherical weights), see
+    :mod:`wfm.theory.machines`.
     """
     kappa = _check_real("kappa", kappa)
-    _check_model(model)
+    _check_model(model, MODELS)
+    _check_machine_args(model, kappa, k)
+    if model in MACHINE_MODELS:
+        return capacity_machine(model, k)
     if model == "perceptron-binary":
         return capacity_binary(kappa)
     return spherical_capacity(kappa)
@@ -182,10 +217,18 @@ def local_entropy_large_deviation(
 ) -> LocalEntropyCurve:
     """Maximal local entropy at distance ``d`` (RS, ``y -> inf``, free centre).
 
+    ``S_LD(d) = (1/N) E max_W~ ln #{solutions at distance d from W~}``; see
+    :mod:`wfm.theory.large_deviation` for the equations, the domain (``rhat >= 0``)
+    and the solver (Newton with analytic Jacobian, continuation in ``ln d``).
+
     Returns
     -------
     LocalEntropyCurve
-        ``kind="large-deviation"``; order parameters ``q1, dq1, q0hat, dhat, rhat``.
+        ``kind="large-deviation"``; order parameters ``q1, dq1, q0hat, dhat, rhat``
+        and ``regime`` (0 regular, 1 saturated ``d >= d_c`` where ``S = s(alpha)``,
+        -1 formal solution with ``rhat < 0``: not converged, 2 ``S = H2(d)`` to
+        machine precision); ``reference`` holds ``critical_distance`` (``d_c``),
+        ``gardner_entropy``, ``gardner_q``, ``gardner_qhat``.
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     kappa = _check_real("kappa", kappa)

@@ -95,6 +95,9 @@ class GardnerResult:
         ``"perceptron-binary"`` or ``"perceptron-spherical"``.
     approximation : str
         Level of the theory (``"RS"``).
+    k : int, float or None
+        Hidden units of a tree committee/parity machine (``math.inf`` for the
+        large-``K`` limit); ``None`` for perceptrons.
     """
 
     value: float
@@ -107,6 +110,7 @@ class GardnerResult:
     kappa: float
     model: str
     approximation: str = "RS"
+    k: float | None = None
 
     @property
     def typical_distance(self) -> float:
@@ -127,6 +131,7 @@ class GardnerResult:
             "converged": bool(self.converged),
             "residual": self.residual,
             "iterations": self.iterations,
+            **({} if self.k is None else {"k": float(self.k)}),
         }
 
 
