@@ -254,3 +254,25 @@ def test_cli_local_entropy_and_plot(tmp_path, capsys):
     capsys.readouterr()
     assert main(["local-entropy", str(tmp_path / "missing.h5")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_theory_machine_capacity_and_entropy(capsys):
+    code, out, err = run_cli(
+        capsys, "theory", "capacity", "--model", "committee-tree", "--k", "3", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["attrs"]["value"] == pytest.approx(0.920619, abs=1e-5)
+    code, out, _ = run_cli(
+        capsys, "theory", "entropy", "--model", "parity", "--k", "3", "--alpha", "0.5",
+        "--json",
+    )  # fmt: skip
+    # parity, K >= 2: the q = 0 branch, s = (1 - alpha) ln 2
+    assert json.loads(out)["attrs"]["value"] == pytest.approx(0.5 * np.log(2), 1e-6)
+    code, _, err = run_cli(
+        capsys, "theory", "capacity", "--model", "parity", "--k", "4"
+    )
+    assert code in (0, 2)
+    code, _, err = run_cli(
+        capsys, "theory", "capacity", "--model", "committee-tree", "--k", "4"
+    )
+    assert code == 2 and "odd" in err

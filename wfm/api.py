@@ -480,6 +480,7 @@ def theory_result(
     kind: str = "typical",
     distances=None,
     progress: bool = False,
+    k: int | None = None,
 ) -> tuple[str, dict, dict, dict]:
     """Compute a :mod:`wfm.theory` quantity as (group name, arrays, attrs,
     descriptions).
@@ -500,6 +501,8 @@ def theory_result(
         For ``local-entropy``; default 30 points in ``[0.005, 0.3]`` (12 for the
         large-deviation solver).
     progress : bool
+    k : int, optional
+        Hidden units of a tree committee / parity machine (entropy and capacity).
     """
     from wfm import theory
     from wfm.models import DEFAULT_MODEL, get_model
@@ -507,16 +510,25 @@ def theory_result(
     model = model or DEFAULT_MODEL
     info = get_model(model)
     tag = "" if model == DEFAULT_MODEL else "_" + model.replace("-", "_")
+    if k is not None:
+        tag += f"_k{k:g}"
     try:
         if quantity == "capacity":
-            value = theory.capacity(model=model, kappa=kappa)
+            value = theory.capacity(model=model, kappa=kappa, k=k)
             attrs = {"kind": "capacity", "model": model, "kappa": kappa, "value": value}
+            if k is not None:
+                attrs["k"] = k
             return f"capacity{tag}_kappa{kappa:g}", {}, attrs, {}
         if alpha is None:
             raise ConfigError(f"theory {quantity} needs --alpha")
         if quantity == "entropy":
-            r = theory.gardner_entropy(alpha, kappa=kappa, model=model)
+            r = theory.gardner_entropy(alpha, kappa=kappa, model=model, k=k)
             return f"entropy{tag}_alpha{alpha:g}_kappa{kappa:g}", {}, r.attrs(), {}
+        if k is not None or info.hidden:
+            raise ConfigError(
+                "theory local-entropy is the perceptron's only (machines: entropy "
+                "and capacity)"
+            )
         if quantity != "local-entropy":
             raise ConfigError(
                 "theory quantity must be one of entropy, local-entropy, capacity; "

@@ -141,6 +141,10 @@ def _parser():
         "spherical theory)",
     )  # fmt: skip
     p.add_argument("--alpha", type=float, metavar="ALPHA", help="load")
+    p.add_argument(
+        "--k", type=float, metavar="K",
+        help="hidden units of committee-tree / parity (odd K <= 7, or inf)",
+    )  # fmt: skip
     p.add_argument("--kappa", type=float, default=0.0, metavar="KAPPA", help="margin")
     p.add_argument(
         "--kind", default="typical", choices=["typical", "large-deviation", "teacher"],
@@ -339,9 +343,13 @@ def _cmd_quickstart(args):
 
 
 def _cmd_theory(args):
+    k = args.k
+    if k is not None and math.isfinite(k):
+        k = int(k)
     name, arrays, attrs, descriptions = wfm.theory_result(
         args.quantity, model=args.model, alpha=args.alpha, kappa=args.kappa,
         kind=args.kind, distances=args.distances, progress=not args.quiet,
+        k=k,
     )  # fmt: skip
     name = args.name or name
     if args.out:
