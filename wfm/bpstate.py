@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from wfm.backends import kernels
 from wfm.models import Architecture
 
 __all__ = [
@@ -76,6 +77,7 @@ class BPState:
     f: np.ndarray
     rng: np.random.Generator
     sweeps: int = 0
+    device: str = "cpu"
 
     # ------------------------------------------------------------ derived views
     @property
@@ -203,13 +205,13 @@ class PerceptronBPState(BPState):
         )  # fmt: skip
 
     def errors_of(self, weights) -> int:
-        from wfm.kernels import bp as bpk
+        bpk = kernels("bp", self.device)
 
         return bpk.count_errors(self.s, np.asarray(weights), self.kappa)
 
     def sweep(self, *, shards, damping=0.0, gamma=0.0, r=0.0, **options) -> float:
         """One sweep of :func:`wfm.kernels.bp.bp_sweep` (no options)."""
-        from wfm.kernels import bp as bpk
+        bpk = kernels("bp", self.device)
 
         if options:
             raise TypeError(f"perceptron BP sweep takes no option {sorted(options)}")
@@ -222,7 +224,7 @@ class PerceptronBPState(BPState):
 
     def free_entropy(self) -> float:
         """Bethe free entropy per weight (:func:`wfm.kernels.bp.bethe_free_entropy`)."""
-        from wfm.kernels import bp as bpk
+        bpk = kernels("bp", self.device)
 
         return bpk.bethe_free_entropy(
             self.s, self.u, self.U, self.ext, self.f, kappa=self.kappa
@@ -319,7 +321,7 @@ class MachineBPState(BPState):
         )
 
     def errors_of(self, weights) -> int:
-        from wfm.kernels import bp_committee as bpc
+        bpc = kernels("bp_machine", self.device)
 
         w = np.asarray(weights).reshape(self.U.shape)
         return bpc.count_machine_errors(
@@ -334,7 +336,7 @@ class MachineBPState(BPState):
         ``interleave``: focusing factors visited among the patterns (the reference
         code's schedule).
         """
-        from wfm.kernels import bp_committee as bpc
+        bpc = kernels("bp_machine", self.device)
 
         if options:
             raise TypeError(f"machine BP sweep takes no option {sorted(options)}")
@@ -352,7 +354,7 @@ class MachineBPState(BPState):
         """Bethe free entropy per weight
         (:func:`wfm.kernels.bp_committee.machine_bethe_free_entropy`; plain BP, the
         focusing fields are not part of it)."""
-        from wfm.kernels import bp_committee as bpc
+        bpc = kernels("bp_machine", self.device)
 
         return bpc.machine_bethe_free_entropy(
             self.x, self.labels, self.stride, self.u, self.vup, self.vdn, self.U,
@@ -362,17 +364,25 @@ class MachineBPState(BPState):
 
 def new_bp_state(
     patterns, labels, *, arch: Architecture, rng, kappa=0.0, randfact=0.01,
-    hidden_field=0.0, init_rng=None,
+    hidden_field=0.0, init_rng=None, device="cpu",
 ):  # fmt: skip
     """Fresh BP state for the network ``arch``: the class is chosen by ``arch.hidden``.
 
     ``kappa`` is the perceptron's margin (machines need ``kappa = 0``), ``hidden_field``
     the machines' initial hidden messages (see :meth:`MachineBPState.new`). The
     initial messages are drawn from ``init_rng`` (default ``rng``), the factor order
-    of every sweep from ``rng``.
+    of every sweep from ``rng``; the kernels are those of ``device``
+    (:func:`wfm.backends.kernels`).
     """
     if not arch.binary:
         raise ValueError("BP needs binary weights (arch.binary)")
+    state = _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field,
+                       init_rng)  # fmt: skip
+    state.device = device  # kernels come from wfm.backends for this device
+    return state
+
+
+def _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field, init_rng):
     if arch.hidden:
         if kappa != 0.0:
             raise ValueError(

@@ -24,7 +24,8 @@ def learn(problem, params, ctx) -> LearnerResult:
     p = params
     state = new_bp_state(
         problem.patterns, problem.labels, arch=problem.arch, kappa=problem.kappa,
-        rng=ctx.rng("learner"), init_rng=ctx.rng("init"), randfact=p["randfact"],
+        rng=ctx.rng("learner"), init_rng=ctx.rng("init"), device=ctx.device,
+        randfact=p["randfact"],
     )  # fmt: skip
     maxdiff, converged = math.nan, False
     if ctx.resumed is not None:

@@ -69,7 +69,7 @@ def learn(problem, params, ctx) -> LearnerResult:
     ref = np.where(ctx.rng("init").random(n) < 0.5, -1.0, 1.0)
     state = new_bp_state(
         patterns, labels, arch=problem.arch, kappa=problem.kappa, rng=rng,
-        init_rng=ctx.rng("init"), randfact=p["randfact"],
+        init_rng=ctx.rng("init"), device=ctx.device, randfact=p["randfact"],
     )  # fmt: skip
     moves_per_step = int(p["moves_per_step"]) or n
     temperature = float(p["temperature"])

@@ -57,7 +57,8 @@ def learn(problem, params, ctx) -> LearnerResult:
     arch = problem.arch
     state = new_bp_state(
         problem.patterns, problem.labels, arch=arch, kappa=problem.kappa,
-        rng=ctx.rng("learner"), init_rng=ctx.rng("init"), randfact=params["randfact"],
+        rng=ctx.rng("learner"), init_rng=ctx.rng("init"), device=ctx.device,
+        randfact=params["randfact"],
         hidden_field=params["hidden_field"],
     )  # fmt: skip
     options = {"interleave": params["interleave"]} if arch.hidden else {}

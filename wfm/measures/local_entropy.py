@@ -542,13 +542,14 @@ def _consistency(q, q_fd, converged, local=True):
 # ----------------------------------------------------------------------- exact
 def _exact_curve(patterns, labels, reference, arch, kappa):
     """S(d) = ln(counts[k])/N at d = k/N by exhaustive enumeration (N ≲ 30)."""
-    from wfm.kernels.enumerate import (
-        count_solutions_by_distance,
-        exact_local_entropy,
-        exact_total_entropy,
-    )
+    from wfm.backends import kernels
 
-    counts = count_solutions_by_distance(
+    enum = kernels("enumerate")
+    exact_local_entropy, exact_total_entropy = (
+        enum.exact_local_entropy,
+        enum.exact_total_entropy,
+    )
+    counts = enum.count_solutions_by_distance(
         patterns, labels, reference, arch=arch, kappa=kappa
     )
     n = counts.size - 1
