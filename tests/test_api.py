@@ -166,17 +166,20 @@ def test_broken_pipe_is_quiet(tmp_path):
 
 
 # ------------------------------------------------------ (6) checkpoint, resume
-def _run_uninterrupted(tmp_path, args):
-    ref = tmp_path / "ref.h5"
-    assert main(["run", *args, "--out", str(ref), "--quiet"]) == 0
+KILL_ARGS = [*FBP_ARGS, "--set", "dr=0.001"]  # ~1000 sweeps: long enough to kill
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    ref = tmp_path_factory.mktemp("ref") / "ref.h5"
+    assert main(["run", *KILL_ARGS, "--out", str(ref), "--quiet"]) == 0
     return ref
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-def test_kill_then_resume_equals_uninterrupted(tmp_path, how):
-    args = [*FBP_ARGS, "--set", "dr=0.0005"]
-    ref = _run_uninterrupted(tmp_path, args)
+def test_kill_then_resume_equals_uninterrupted(tmp_path, how, uninterrupted):
+    args, ref = KILL_ARGS, uninterrupted
     out = tmp_path / "r.h5"
     proc = wfm_process("run", *args, "--out", str(out), "--quiet",
                        "--checkpoint-every", "0.05")  # fmt: skip
@@ -229,7 +232,7 @@ def test_resume_in_process_equals_uninterrupted(tmp_path, small_spec, monkeypatc
 # ------------------------------------------------------- (7) honest outcomes
 def test_unsolved_run_is_unmissable(tmp_path, capsys):
     out = tmp_path / "r.h5"
-    code, stdout, err = cli(capsys, "run", "--n", "101", "--alpha", "0.95",
+    code, stdout, err = cli(capsys, "run", "--n", "21", "--alpha", "1.5",
                             "--learner", "fbp", "--set", "dr=0.05", "--out", str(out),
                             "--quiet")  # fmt: skip
     assert code == 3, err
@@ -240,10 +243,16 @@ def test_unsolved_run_is_unmissable(tmp_path, capsys):
     assert code == 2 and "--allow-errors" in err
     assert "/local_entropy/solution" not in run.extra_groups()
     code, _, err = cli(capsys, "local-entropy", str(out), "--quiet", "--allow-errors",
-                       "--distances", "0.05")  # fmt: skip
+                       "--method", "exact")  # fmt: skip
     assert code == 0, err
-    g = wfm.open_run(out).group("/local_entropy/solution")
+    g = wfm.open_run(out).group("/local_entropy/solution_exact")
     assert g.attrs["reference_train_errors"] > 0
+    png = tmp_path / "f.png"
+    assert main(["plot", str(out), "--out", str(png), "--quiet"]) == 0
+    from wfm.plot import curves_from_file
+
+    (curve,) = curves_from_file(out)
+    assert curve["not_a_solution"] and "NOT A SOLUTION" in curve["label"]
 
 
 # -------------------------------------------- (8) provenance, self-description
