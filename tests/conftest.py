@@ -98,11 +98,17 @@ def small_spec(fake_learner):
     )
 
 
-@pytest.fixture
-def pm1_instance():
-    """A small random binary-perceptron instance: (patterns (P, N) int8, labels)."""
-    rng = np.random.default_rng(11)
-    n, p = 21, 8
-    patterns = (2 * rng.integers(0, 2, size=(p, n)) - 1).astype(np.int8)
-    labels = (2 * rng.integers(0, 2, size=p) - 1).astype(np.int8)
+def random_instance(n, alpha, seed, *, n_weights=None):
+    """A random ±1 storage instance: (patterns (P, N) int8, labels (P,) int8), with
+    ``P = round(alpha * n_weights)`` (``n_weights`` defaults to ``n``)."""
+    rng = np.random.default_rng(seed)
+    p = int(round(alpha * (n_weights or n)))
+    patterns = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
+    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
     return patterns, labels
+
+
+@pytest.fixture
+def make_instance():
+    """Factory of random ±1 storage instances (see :func:`random_instance`)."""
+    return random_instance

@@ -4,20 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import random_instance
 
 from wfm import theory
 from wfm.learners import learn
 from wfm.learners.protocols import focusing_protocol
 from wfm.models import committee, parity
 from wfm.models.perceptron import train_errors
-
-
-def _instance(n, alpha, seed):
-    rng = np.random.default_rng(seed)
-    p = int(round(alpha * n))
-    patterns = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
-    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
-    return patterns, labels, seed + 1000
 
 
 def test_standard_reinforcement_protocol():
@@ -50,9 +43,9 @@ def test_scoping_and_free_protocols():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_fbp_finds_zero_error_solution(seed):
-    patterns, labels, rng = _instance(301, 0.5, seed)
-    res = learn("fbp", patterns, labels, params={"dr": 0.01}, seed=rng)
+def test_fbp_finds_zero_error_solution(seed, make_instance):
+    patterns, labels = make_instance(301, 0.5, seed)
+    res = learn("fbp", patterns, labels, params={"dr": 0.01}, seed=1000)
     assert res.converged
     assert res.train_errors == 0
     # checked independently with the numpy model
@@ -60,9 +53,9 @@ def test_fbp_finds_zero_error_solution(seed):
     assert res.weights.dtype == np.int8 and set(np.unique(res.weights)) <= {-1, 1}
 
 
-def test_fbp_trace_and_reproducibility():
+def test_fbp_trace_and_reproducibility(make_instance):
     records = []
-    patterns, labels, _ = _instance(201, 0.4, 7)
+    patterns, labels = make_instance(201, 0.4, 7)
     params = {"dr": 0.01}
     a = learn("fbp", patterns, labels, params=params, seed=3, trace=records.append)
     b = learn("fbp", patterns, labels, params=params, seed=3)
@@ -72,18 +65,18 @@ def test_fbp_trace_and_reproducibility():
     assert [r["iteration"] for r in records] == list(range(1, len(records) + 1))
 
 
-def test_fbp_reports_failure_honestly():
+def test_fbp_reports_failure_honestly(make_instance):
     """Above capacity no zero-error solution exists: fBP must say so."""
-    patterns, labels, rng = _instance(101, 1.2, 0)
-    res = learn("fbp", patterns, labels, params={"dr": 0.05}, seed=rng)
+    patterns, labels = make_instance(101, 1.2, 0)
+    res = learn("fbp", patterns, labels, params={"dr": 0.05}, seed=1000)
     assert not res.converged
     assert res.train_errors == train_errors(res.weights, patterns, labels) > 0
 
 
-def test_plain_bp_free_entropy_small_alpha():
+def test_plain_bp_free_entropy_small_alpha(make_instance):
     """At alpha -> 0 every configuration is a solution: phi -> ln 2."""
-    patterns, labels, rng = _instance(401, 0.01, 0)
-    res = learn("bp", patterns, labels, seed=rng)
+    patterns, labels = make_instance(401, 0.01, 0)
+    res = learn("bp", patterns, labels, seed=1000)
     assert res.attrs["bp_converged"]
     s = theory.gardner_entropy(0.01).value
     assert res.attrs["free_entropy"] == pytest.approx(s, abs=3e-3)
@@ -92,14 +85,14 @@ def test_plain_bp_free_entropy_small_alpha():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("alpha", [0.3, 0.5])
-def test_bethe_entropy_agrees_with_replica_theory(alpha):
+def test_bethe_entropy_agrees_with_replica_theory(alpha, make_instance):
     """Averaged over instances at N = 1001, BP's entropy matches the RS Gardner
     entropy to ~0.01 (science.md §2). Measured: alpha 0.3 -> 0.472 vs 0.4748;
     alpha 0.5 -> ~0.305 vs 0.3144 (finite-N shift shrinking with N)."""
     values = []
     for seed in range(4):
-        patterns, labels, rng = _instance(1001, alpha, 100 + seed)
-        res = learn("bp", patterns, labels, seed=rng)
+        patterns, labels = make_instance(1001, alpha, 100 + seed)
+        res = learn("bp", patterns, labels, seed=1000)
         assert res.attrs["bp_converged"]
         values.append(res.attrs["free_entropy"])
     rs = theory.gardner_entropy(alpha).value
@@ -107,23 +100,20 @@ def test_bethe_entropy_agrees_with_replica_theory(alpha):
 
 
 @pytest.mark.slow
-def test_fbp_success_rate():
+def test_fbp_success_rate(make_instance):
     """Smaller version of the issue's check (N = 1001, 10 seeds, see README)."""
     solved = 0
     for seed in range(5):
-        patterns, labels, rng = _instance(501, 0.65, 200 + seed)
-        res = learn("fbp", patterns, labels, seed=rng)
+        patterns, labels = make_instance(501, 0.65, 200 + seed)
+        res = learn("fbp", patterns, labels, seed=1000)
         solved += train_errors(res.weights, patterns, labels) == 0
     assert solved >= 4
 
 
 # ---------------------------------------------------- committee and parity machines
 def _solves(model, n, k, alpha, seed, **params):
-    rng = np.random.default_rng(seed)
     n_w = n * k if model == "committee-full" else n
-    p = int(round(alpha * n_w))
-    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
-    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
+    x, labels = random_instance(n, alpha, seed, n_weights=n_w)
     res = learn("fbp", x, labels, params=params, seed=seed + 1, model=model, k=k)
     if model == "parity":
         errors = parity.train_errors(res.weights, x, labels, k)

@@ -263,14 +263,12 @@ def run(
         return _execute(spec, writer, None, progress, checkpoint_seconds, out)
 
 
-def resume(
-    path, *, progress: bool = False, checkpoint_seconds: float = 5.0,
-    command_line: str | None = None,
-):  # fmt: skip
+def resume(path, *, progress: bool = False, checkpoint_seconds: float = 5.0):
     """Continue an interrupted run from its checkpoint.
 
     ``path`` is the run's ``F.h5`` (or ``F.h5.partial``). The final file has the same
-    data, trace and solution as an uninterrupted run of the same spec.
+    data, trace and solution as an uninterrupted run of the same spec (its
+    ``command_line`` stays the original one; ``resumed`` counts the resumptions).
     """
     path = Path(path)
     if path.name.endswith(".partial"):
@@ -279,13 +277,11 @@ def resume(
     with writer:
         spec = RunSpec.from_dict(config)
         return _execute(
-            spec, writer, _unflatten(state), progress, checkpoint_seconds, path,
-            resumed_from=command_line,
-        )  # fmt: skip
+            spec, writer, _unflatten(state), progress, checkpoint_seconds, path
+        )
 
 
-def _execute(spec, writer, resumed, progress, checkpoint_seconds, out,
-             resumed_from=None):  # fmt: skip
+def _execute(spec, writer, resumed, progress, checkpoint_seconds, out):
     from wfm.data import generate_for
     from wfm.learners import Problem, RunContext
 
@@ -354,20 +350,23 @@ def _attr(value):
 
 
 def _check_memory(spec):
-    """Refuse a run whose messages cannot fit in memory, before writing anything."""
+    """Refuse a run that cannot fit in memory, before writing anything: the patterns
+    (int8 or float32) and the learner's per-edge state (BP: two float64 messages and
+    the int8 signed patterns per pattern-weight pair)."""
     import os
 
     p, n = spec.n_patterns, spec.model.n_weights
-    # BP messages: u and tanh(u) per edge (float64) + signed patterns (int8)
-    need = p * n * (2 * 8 + 1) + 64 * (p + n)
+    pattern_bytes = 1 if spec.data.kind in ("random", "teacher") else 4
+    need = p * spec.model.n * pattern_bytes * 2  # generated + stored copy
+    need += p * n * spec.learner.info.bytes_per_edge + 64 * (p + n)
     try:
         avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not on every platform
         return
     if need > 0.8 * avail:
         raise ConfigError(
-            f"this run needs about {need / 2**30:.1f} GiB for its BP messages "
-            f"(P = {p} patterns x {n} weights), {avail / 2**30:.1f} GiB are "
+            f"this run needs about {need / 2**30:.1f} GiB (P = {p} patterns x {n} "
+            f"weights, learner {spec.learner.name}), {avail / 2**30:.1f} GiB are "
             "available; lower model.n or data.alpha, or use a machine with more "
             "memory"
         )

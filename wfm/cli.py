@@ -245,7 +245,7 @@ def _cmd_run(args):
             )
         stored = wfm.resume(
             args.resume, progress=not args.quiet,
-            checkpoint_seconds=args.checkpoint_every, command_line=command_line,
+            checkpoint_seconds=args.checkpoint_every,
         )  # fmt: skip
     else:
         flags = [

@@ -47,6 +47,9 @@ class LearnerInfo:
         Trace key -> ``(dtype, description, units)``; dtype ``int64``/``float64``.
     cross_check : callable, optional
         ``cross_check(params) -> message or None`` for constraints between parameters.
+    bytes_per_edge : int
+        Memory per (pattern, weight) pair of the learner's state (BP: 17, two float64
+        messages and an int8 signed pattern); runs that cannot fit are refused.
     """
 
     name: str
@@ -57,6 +60,7 @@ class LearnerInfo:
     kernels: tuple = ()
     trace_fields: dict = field(default_factory=dict)
     cross_check: Callable | None = None
+    bytes_per_edge: int = 0
 
     def load(self):
         """The learner's module (imports numba and its kernels)."""
@@ -164,6 +168,7 @@ register(
             _RANDFACT,
         ),
         trace_fields=dict(_BP_TRACE),
+        bytes_per_edge=17,
     )
 )
 
@@ -276,6 +281,7 @@ register(
             ),
         },
         cross_check=_fbp_cross_check,
+        bytes_per_edge=17,
     )
 )
 
@@ -372,5 +378,6 @@ register(
             "errors": ("int64", "training errors of the reference", "patterns"),
         },
         cross_check=_edmc_cross_check,
+        bytes_per_edge=17,
     )
 )
