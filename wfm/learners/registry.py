@@ -412,7 +412,7 @@ _SGD_PARAMS = (
     Param(
         "init_scale",
         "float",
-        1.0,
+        0.1,
         "standard deviation of the initial (latent) weights (the spherical "
         "perceptron's are projected on |W|^2 = N)",
         greater(0.0),
