@@ -101,3 +101,39 @@ def test_bad_parameters_one_line(params, message):
 def test_tree_committee_is_not_supported():
     with pytest.raises(ConfigError, match="learner 'rsgd' does not support"):
         get_model("committee-tree").check_learner("rsgd")
+
+
+@pytest.mark.parametrize(
+    ("model", "k", "learner", "n"),
+    [("committee-full", 3, "rsgd", 101), ("perceptron-spherical", 1, "sgd-ce", 201)],
+)
+def test_store_resume_equals_uninterrupted(tmp_path, monkeypatch, model, k, learner, n):
+    """Through the run file: SIGTERM at the 5th epoch, ``wfm.resume``; the fields /
+    weights and the stream state survive the checkpoint (rng state as JSON)."""
+    import wfm
+    from wfm.config import DataSpec, ModelSpec, RunSpec
+
+    spec = RunSpec(
+        model=ModelSpec(model, n=n, k=k), data=DataSpec("random", alpha=0.4 * 3 / k),
+        learner=LearnerSpec(learner, {"batch": 30}), seed=4,
+    )  # fmt: skip
+    ref = wfm.run(spec, out=tmp_path / "ref.h5")
+    real = RunContext.checkpoint
+    calls = {"n": 0}
+
+    def checkpoint(self, make_state):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            self.request_stop("SIGTERM")
+        return real(self, make_state)
+
+    monkeypatch.setattr(RunContext, "checkpoint", checkpoint)
+    out = tmp_path / "r.h5"
+    with pytest.raises(wfm.RunInterrupted):
+        wfm.run(spec, out=out, checkpoint_seconds=1e9)
+    monkeypatch.setattr(RunContext, "checkpoint", real)
+    again = wfm.resume(out)
+    assert ref.solution.attrs["iterations"] > 5
+    np.testing.assert_array_equal(again.weights, ref.weights)
+    for key in ref.trace:
+        np.testing.assert_array_equal(again.trace[key], ref.trace[key])
