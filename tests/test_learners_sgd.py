@@ -146,3 +146,30 @@ def test_cli_negative_learning_rate_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "learner.lr must be > 0, got -1.0" in err
     assert err.count("\n") == 1 and not (tmp_path / "x.h5").exists()
+
+
+# ---------------------------------------------------------------- sam
+@pytest.mark.parametrize("params", [{"rho": 0.5}, {"rho": 0.05, "adaptive": True}])
+def test_sam_solves_the_spherical_perceptron(params):
+    x, y = instance(201, 201, 0)
+    trace = []
+    r = learn("sam", x, y, model=SPHERICAL.name, params=params, trace=trace.append)
+    assert r.converged and reference_errors(SPHERICAL.architecture(), r.weights, x, y) == 0
+    assert trace[-1]["loss"] < trace[0]["loss"]
+
+
+def test_sam_with_rho_0_is_sgd_and_rho_changes_the_path():
+    x, y = instance(101, 60, 1)
+    plain = learn("sgd-ce", x, y, seed=2)
+    same = learn("sam", x, y, params={"rho": 0.0}, seed=2)
+    other = learn("sam", x, y, params={"rho": 1.0}, seed=2)
+    np.testing.assert_array_equal(plain.weights, same.weights)
+    assert plain.iterations == same.iterations
+    assert other.converged
+    assert not np.array_equal(plain.weights, other.weights)
+
+
+def test_sam_bad_rho_one_line():
+    with pytest.raises(ConfigError) as info:
+        LearnerSpec("sam", {"rho": -0.1})
+    assert str(info.value) == "learner.rho must be >= 0, got -0.1"

@@ -510,3 +510,30 @@ register(
         },
     )
 )
+
+register(
+    LearnerInfo(
+        name="sam",
+        module="wfm.learners.sam",
+        description="sharpness-aware minimisation [S] on the loop of sgd-ce: each "
+        "step takes the gradient at the worst point of a ball of radius rho",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "rho",
+                "float",
+                0.05,
+                "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "adaptive",
+                "bool",
+                False,
+                "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+            ),  # fmt: skip
+        ),
+        trace_fields=dict(_SGD_TRACE),
+    )
+)

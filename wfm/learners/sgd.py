@@ -48,6 +48,21 @@ def _options(arch, params, n_inputs):
 PARALLEL_MIN_WORK = 1 << 21
 
 
+def _sam_ascent(w, g, rho, adaptive, out):
+    """SAM's ``eps = rho g / |g|``, or ASAM's ``rho T^2 g / |T g|`` (``T = |w|``)."""
+    if adaptive:
+        np.multiply(np.abs(w), g, out=out)
+        norm = np.linalg.norm(out)
+        out *= np.abs(w)
+    else:
+        out[...] = g
+        norm = np.linalg.norm(g)
+    if norm > 0.0:
+        out *= rho / norm
+    else:
+        out[...] = 0.0
+
+
 def project_on_sphere(w):
     """Rescale each row of ``w`` (or ``w`` itself) in place to ``|w_l|^2 = n``."""
     w2 = w.reshape(-1, w.shape[-1])
@@ -57,11 +72,24 @@ def project_on_sphere(w):
 def learn(problem, params, ctx) -> LearnerResult:
     """Minimise the minibatch loss by SGD until zero training errors.
 
+    :func:`minibatch_descent` without perturbation; see it for the arguments.
+    """
+    return minibatch_descent(problem, params, ctx, desc="sgd-ce")
+
+
+def minibatch_descent(problem, params, ctx, *, rho=0.0, adaptive=False, desc="sgd"):
+    """The minibatch loop of ``sgd-ce`` and ``sam``.
+
+    With ``rho > 0`` every step is SAM's (Foret et al. 2021): the gradient ``g`` at
+    ``W`` gives the ascent ``eps = rho g / |g|`` (``adaptive``: ASAM, Kwon et al.
+    2021, ``eps = rho T^2 g / |T g|`` with ``T = |W|`` elementwise), and ``W`` steps
+    along the gradient taken at ``W + eps``.
+
     Parameters
     ----------
     problem : wfm.learners.Problem
     params : dict
-        Resolved parameters (registry entry ``sgd-ce``).
+        Resolved parameters (registry entry ``sgd-ce`` or ``sam``).
     ctx : wfm.learners.RunContext
         Streams ``init`` (initial weights) and ``learner`` (minibatch orders).
 
@@ -92,9 +120,11 @@ def learn(problem, params, ctx) -> LearnerResult:
         errors = sgd.train_errors(w, x, labels, kappa=kappa, **err_net)
         pos = {"epoch": 0, "errors": errors, "loss": math.nan}
     grad = np.empty_like(w)
+    if rho > 0.0:
+        ascent, probe = np.empty_like(w), np.empty_like(w)
     bar = tqdm(
         total=params["epochs"], initial=pos["epoch"], disable=not ctx.progress,
-        desc="sgd-ce", unit="epoch", leave=False,
+        desc=desc, unit="epoch", leave=False,
     )  # fmt: skip
     while pos["epoch"] < params["epochs"] and pos["errors"] != 0:
         ctx.checkpoint(
@@ -113,6 +143,13 @@ def learn(problem, params, ctx) -> LearnerResult:
                 w, x, labels, grad, loss=params["loss"], gamma=gamma, kappa=kappa,
                 rows=rows, **net,
             )  # fmt: skip
+            if rho > 0.0:
+                _sam_ascent(w, grad, rho, adaptive, ascent)
+                np.add(w, ascent, out=probe)
+                sgd.loss_and_grad(
+                    probe, x, labels, grad, loss=params["loss"], gamma=gamma,
+                    kappa=kappa, rows=rows, **net,
+                )  # fmt: skip
             w -= lr * grad
             if not arch.binary:
                 project_on_sphere(w)
