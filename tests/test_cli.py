@@ -27,10 +27,13 @@ BAD_INPUTS = [
         "learner 'fbp' does not support model 'perceptron-spherical'",
     ),
     (["run", "--set", "dr=0"], "learner.dr must be in (0, 1), got 0.0"),
-    (["run", "--learner", "sgd-ce", "--set", "lr=-1"], "learner.lr must be > 0, got -1.0"),
+    (
+        ["run", "--learner", "sgd-ce", "--set", "lr=-1"],
+        "learner.lr must be > 0, got -1.0",
+    ),
     (
         ["run", "--learner", "rsgd", "--set", 'gamma=["exp", 0.1]'],
-        "learner.gamma must be a number, [\"const\", a]",
+        'learner.gamma must be a number, ["const", a]',
     ),
     (["run", "--set", "damping=-0.1"], "learner.damping must be in [0, 1), got -0.1"),
     (

@@ -29,7 +29,8 @@ def test_unknown_and_unsupported_models_are_config_errors():
         get_model("perceptron-ternary")
     import dataclasses
 
-    unsupported = dataclasses.replace(get_model("perceptron-spherical"), supported=False)
+    spherical = get_model("perceptron-spherical")
+    unsupported = dataclasses.replace(spherical, supported=False)
     with pytest.raises(ConfigError, match="known but not yet supported"):
         unsupported.validate(11, 1, 0.0)
 

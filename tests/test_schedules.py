@@ -75,6 +75,7 @@ def test_config_errors_are_one_line(params, message):
 
 
 def test_schedule_params_round_trip():
-    spec = LearnerSpec("rsgd", {"gamma": {"kind": "linear", "start": 0.05, "step": 1e-3}})
+    gamma = {"kind": "linear", "start": 0.05, "step": 1e-3}
+    spec = LearnerSpec("rsgd", {"gamma": gamma})
     again = LearnerSpec("rsgd", dict(spec.params))
     assert again == spec

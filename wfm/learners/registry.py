@@ -458,8 +458,9 @@ register(
         kernels=("sgd",),
         params=(
             *_minibatch_params(
-                80, 2.0, "eta, step of the perceptron rule on the hidden fields, a "
-                "schedule"
+                80,
+                2.0,
+                "eta, step of the perceptron rule on the hidden fields, a schedule",
             ),  # fmt: skip
             Param("y", "int", 7, "number of replicas", at_least(1)),
             Param(

@@ -28,7 +28,6 @@ from wfm.learners._result import LearnerResult
 from wfm.learners.schedules import parse_schedule
 from wfm.models import reference_errors
 
-
 #: multiply-adds of an epoch from which the replicas run on several threads (the same
 #: bits either way); measured on 2 busy cores, N = 321, K = 5, y = 7, P = 802 (9e6):
 #: 12 ms serial, 270 ms parallel

@@ -1,4 +1,4 @@
-"""Declarative schedules of a learner's parameters (gamma, learning rate, coupling, norm).
+"""Declarative schedules of learner parameters (gamma, learning rate, coupling, norm).
 
 A schedule is a value that changes with the epoch ``t = 0, 1, 2, ...``, written in a
 config as plain TOML/JSON data:

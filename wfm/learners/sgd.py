@@ -1,4 +1,4 @@
-"""Minibatch SGD on the cross-entropy ``f_gamma`` with a gamma schedule [P1] (``sgd-ce``).
+"""``sgd-ce``: minibatch SGD on the cross-entropy ``f_gamma``, gamma scheduled [P1].
 
 Every epoch visits the patterns in a fresh random order, in minibatches of ``batch``,
 each followed by ``W -= lr grad``; ``gamma`` and ``lr`` are schedules of the epoch
@@ -150,7 +150,7 @@ def minibatch_descent(problem, params, ctx, *, rho=0.0, adaptive=False, desc="sg
                     probe, x, labels, grad, loss=params["loss"], gamma=gamma,
                     kappa=kappa, rows=rows, **net,
                 )  # fmt: skip
-            w -= lr * grad
+            w[...] -= lr * grad
             if not arch.binary:
                 project_on_sphere(w)
         errors = sgd.train_errors(w, x, labels, kappa=kappa, **err_net)
