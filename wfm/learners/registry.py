@@ -381,9 +381,9 @@ register(
 _EPOCH_TRACE = {"epoch": ("int64", "epochs done", "epochs")}
 
 
-def _minibatch_params(batch, lr, lr_doc):
+def _minibatch_params(batch, lr, lr_doc, epochs=1000):
     return (
-        Param("epochs", "int", 1000, "epochs before giving up", at_least(1)),
+        Param("epochs", "int", epochs, "epochs before giving up", at_least(1)),
         Param(
             "batch",
             "int",
@@ -397,7 +397,10 @@ def _minibatch_params(batch, lr, lr_doc):
 
 _SGD_PARAMS = (
     *_minibatch_params(
-        100, 0.5, "learning rate per epoch, a schedule (wfm.learners.schedules)"
+        100,
+        0.5,
+        "learning rate per epoch, a schedule (wfm.learners.schedules)",
+        epochs=5000,
     ),
     Param(
         "gamma",
