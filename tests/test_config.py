@@ -58,7 +58,7 @@ CASES = [
     (
         {"model": {"name": "perceptron-spherical"}, "learner": {"name": "fbp"}},
         "learner 'fbp' does not support model 'perceptron-spherical'; use one of "
-        "sgd-ce, fake",
+        "sgd-ce, sam, fake",
     ),
     (
         {"model": {"name": "committee-full", "k": 4}},
