@@ -24,9 +24,17 @@ BAD_INPUTS = [
     (["run", "--learner", "nope"], "learner.name must be one of"),
     (
         ["run", "--model", "perceptron-spherical"],
-        "model.name 'perceptron-spherical' is known but not yet",
+        "learner 'fbp' does not support model 'perceptron-spherical'",
     ),
     (["run", "--set", "dr=0"], "learner.dr must be in (0, 1), got 0.0"),
+    (
+        ["run", "--learner", "sgd-ce", "--set", "lr=-1"],
+        "learner.lr must be > 0, got -1.0",
+    ),
+    (
+        ["run", "--learner", "rsgd", "--set", 'gamma=["exp", 0.1]'],
+        'learner.gamma must be a number, ["const", a]',
+    ),
     (["run", "--set", "damping=-0.1"], "learner.damping must be in [0, 1), got -0.1"),
     (
         ["run", "--learner", "bp", "--model", "parity", "--k", "3", "--n", "51"],

@@ -56,9 +56,9 @@ CASES = [
         "parity; got 'perceptron-ternary'",
     ),
     (
-        {"model": {"name": "perceptron-spherical"}},
-        "model.name 'perceptron-spherical' is known but not yet supported; "
-        "supported: perceptron-binary, committee-tree, committee-full, parity",
+        {"model": {"name": "perceptron-spherical"}, "learner": {"name": "fbp"}},
+        "learner 'fbp' does not support model 'perceptron-spherical'; use one of "
+        "sgd-ce, sam, fake",
     ),
     (
         {"model": {"name": "committee-full", "k": 4}},

@@ -9,7 +9,8 @@ from wfm.config import DataSpec, LearnerSpec, ModelSpec, RunSpec
 from wfm.learners import get_learner, learner_names
 from wfm.models import MODELS, get_model
 
-_SIZES = {"perceptron-binary": (51, 1), "committee-tree": (51, 3),
+_SIZES = {"perceptron-binary": (51, 1), "perceptron-spherical": (51, 1),
+          "committee-tree": (51, 3),
           "committee-full": (51, 3), "parity": (51, 3)}  # fmt: skip
 
 

@@ -124,6 +124,16 @@ def _coerce(kind: str, value, where: str):
         if isinstance(value, str):
             return value
         raise ConfigError(f"{where} must be a string, got {value!r}")
+    if kind == "schedule":  # parsed and checked by wfm.learners.schedules
+        if _is_real(value):
+            return float(value)
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise ConfigError(
+            f"{where} must be a number, a list or a table (a schedule), got {value!r}"
+        )
     if kind == "list":
         if isinstance(value, (list, tuple)):
             return [list(x) if isinstance(x, tuple) else x for x in value]
@@ -138,8 +148,9 @@ class Param:
     Attributes
     ----------
     name : str
-    type : {"int", "float", "float+inf", "bool", "str", "list"}
-        ``"float+inf"`` accepts ``inf`` (e.g. an infinite coupling).
+    type : {"int", "float", "float+inf", "bool", "str", "list", "schedule"}
+        ``"float+inf"`` accepts ``inf`` (e.g. an infinite coupling); ``"schedule"`` a
+        number, list or table (:mod:`wfm.learners.schedules`).
     default : object
         The default value.
     doc : str

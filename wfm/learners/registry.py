@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from wfm.backends import DEFAULT_SHARDS
 from wfm.errors import ConfigError
+from wfm.learners.schedules import schedule_check
 from wfm.params import (
     Param,
     at_least,
@@ -379,5 +380,171 @@ register(
         },
         cross_check=_edmc_cross_check,
         bytes_per_edge=17,
+    )
+)
+
+
+# ------------------------------------------------------------ gradient learners
+_EPOCH_TRACE = {"epoch": ("int64", "epochs done", "epochs")}
+
+
+def _minibatch_params(batch, lr, lr_doc, epochs=1000):
+    return (
+        Param("epochs", "int", epochs, "epochs before giving up", at_least(1)),
+        Param(
+            "batch",
+            "int",
+            batch,
+            "minibatch size (the last minibatch of an epoch may be shorter)",
+            at_least(1),
+        ),  # fmt: skip
+        Param("lr", "schedule", lr, lr_doc, schedule_check(greater(0.0))),
+    )
+
+
+_SGD_PARAMS = (
+    *_minibatch_params(
+        100,
+        0.5,
+        "learning rate per epoch, a schedule (wfm.learners.schedules)",
+        epochs=5000,
+    ),
+    Param(
+        "gamma",
+        "schedule",
+        ["exp", 0.5, 0.01, 50.0],
+        "inverse temperature of the ce loss f_gamma per epoch, a schedule: slow "
+        "growth (small rate) is the protocol towards wide flat minima [P1], fast "
+        "growth the one towards sharper ones",
+        schedule_check(greater(0.0)),
+    ),  # fmt: skip
+    Param("loss", "str", "ce", "loss of the stabilities", one_of("ce", "hinge", "mse")),
+    Param(
+        "init_scale",
+        "float",
+        0.1,
+        "standard deviation of the initial (latent) weights (the spherical "
+        "perceptron's are projected on |W|^2 = N)",
+        greater(0.0),
+    ),  # fmt: skip
+    Param(
+        "activation",
+        "str",
+        "tanh",
+        "machines: hidden-unit activation of the gradient (the network itself votes "
+        "with sign); ignored by the perceptrons",
+        one_of("tanh", "relu", "linear"),
+    ),  # fmt: skip
+)
+
+_SGD_TRACE = {
+    **_EPOCH_TRACE,
+    "errors": ("int64", "training errors after the epoch", "patterns"),
+    "loss": ("float64", "mean minibatch loss over the epoch", "1"),
+    "norm": ("float64", "weight norm |W| / sqrt(number of weights)", "1"),
+    "gamma": ("float64", "inverse temperature of the ce loss this epoch", "1"),
+    "lr": ("float64", "learning rate this epoch", "1"),
+}
+
+register(
+    LearnerInfo(
+        name="sgd-ce",
+        module="wfm.learners.sgd",
+        description="minibatch SGD on the cross-entropy f_gamma with a gamma schedule "
+        "[P1] (binary weights: latent continuous weights, straight-through gradient; "
+        "spherical: weights kept on |W|^2 = N)",
+        kernels=("sgd",),
+        params=_SGD_PARAMS,
+        trace_fields=dict(_SGD_TRACE),
+    )
+)
+
+register(
+    LearnerInfo(
+        name="rsgd",
+        module="wfm.learners.rsgd",
+        description="replicated SGD for binary weights [P0]: y replicas with hidden "
+        "fields, perceptron-rule steps, elastic pull to their traced-out centre",
+        kernels=("sgd",),
+        params=(
+            *_minibatch_params(
+                80,
+                2.0,
+                "eta, step of the perceptron rule on the hidden fields, a schedule",
+            ),  # fmt: skip
+            Param("y", "int", 7, "number of replicas", at_least(1)),
+            Param(
+                "lam",
+                "schedule",
+                0.75,
+                "lambda, step of the elastic pull to the centre, a schedule",
+                schedule_check(at_least(0.0)),
+            ),  # fmt: skip
+            Param(
+                "gamma",
+                "schedule",
+                ["linear", 0.05, 0.001],
+                "coupling of the replicas to the centre per epoch, a schedule",
+                schedule_check(at_least(0.0)),
+            ),  # fmt: skip
+            Param(
+                "pull",
+                "str",
+                "tanh",
+                "formula of the pull: tanh(gamma y H^c) - W (tanh), clamp instead of "
+                "tanh (hard), or tanh(gamma y H^c) - tanh(gamma y) W (corrected, eq. "
+                "C9 of [P0])",
+                one_of("tanh", "hard", "corrected"),
+            ),  # fmt: skip
+            Param(
+                "wait_center",
+                "bool",
+                False,
+                "stop only when the centre has zero errors (else also when a replica "
+                "has)",
+            ),  # fmt: skip
+        ),
+        trace_fields={
+            **_EPOCH_TRACE,
+            "errors": ("int64", "training errors of the centre sign(H^c)", "patterns"),
+            "min_replica_errors": (
+                "int64",
+                "fewest training errors of a replica",
+                "patterns",
+            ),
+            "distance": (
+                "float64",
+                "mean Hamming distance replica-centre, per weight",
+                "1",
+            ),
+            "gamma": ("float64", "coupling to the centre this epoch", "1"),
+        },
+    )
+)
+
+register(
+    LearnerInfo(
+        name="sam",
+        module="wfm.learners.sam",
+        description="sharpness-aware minimisation [S] on the loop of sgd-ce: each "
+        "step takes the gradient at the worst point of a ball of radius rho",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "rho",
+                "float",
+                0.05,
+                "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "adaptive",
+                "bool",
+                False,
+                "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+            ),  # fmt: skip
+        ),
+        trace_fields=dict(_SGD_TRACE),
     )
 )

@@ -262,7 +262,7 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        learners=("bp", "fbp", "entropy-mc"),
+        learners=("bp", "fbp", "entropy-mc", "sgd-ce", "sam", "rsgd"),
         local_entropy_methods=("bp", "exact"),
     )
 )
@@ -274,7 +274,9 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        supported=False,
+        # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
+        data_kinds=("random", "gaussian"),
+        learners=("sgd-ce", "sam"),
     )
 )
 register(
@@ -282,7 +284,7 @@ register(
         name="committee-tree",
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **_MACHINE,
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
     )
 )
 register(
@@ -292,7 +294,7 @@ register(
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **_MACHINE,
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
     )
 )
 register(
