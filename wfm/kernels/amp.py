@@ -796,7 +796,9 @@ def bench_amp(
     -------
     dict
         ``{"n", "p", "copy_bandwidth_GBs", "threads", "rows": [ {...}, ... ]}``,
-        each row with ``storage, dtype, iters_per_s, bytes_per_iter, GBs``.
+        each row with ``storage, dtype, iters_per_s, bytes_per_iter, GBs`` (pattern
+        bytes read per second) and ``Gentries_per_s`` (matrix entries processed per
+        second, two passes an iteration: the measure for the compute-bound storages).
     """
     if device != "cpu":
         raise NotImplementedError(f"device {device!r}: only 'cpu' is implemented")
@@ -825,6 +827,7 @@ def bench_amp(
                     "iters_per_s": ips,
                     "bytes_per_iter": moved,
                     "GBs": moved * ips / 1e9,
+                    "Gentries_per_s": 2 * n * p * ips / 1e9,
                 }
             )
     if reference:
@@ -848,6 +851,7 @@ def bench_amp(
                 "iters_per_s": ips,
                 "bytes_per_iter": moved,
                 "GBs": moved * ips / 1e9,
+                "Gentries_per_s": 2 * n * p * ips / 1e9,
             }
         )
     return {
