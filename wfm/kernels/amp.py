@@ -27,8 +27,9 @@ updated by ``field``:
 
 * ``"fixed"``: ``f`` unchanged (plain AMP, free entropy);
 * ``"reinforcement"``: ``f <- rho (B_old + ext + f_old)``, i.e. the field of iteration
-  t is ``rho_t`` times the total field of iteration t-1 (Braunstein & Zecchina 2006;
-  the AMP form in Baldassi et al.'s codes). At fixed ``B`` its fixed point is
+  t is ``rho_t`` times the total field of iteration t-1 (a deterministic form of the
+  reinforcement of Braunstein & Zecchina 2006; the same update as public Julia AMP
+  code for the perceptron, ``B = xi g + A m + r B``). At fixed ``B`` its fixed point is
   ``f = rho/(1-rho) (B + ext)``: fBP's standard reinforcement ``gamma = inf``,
   ``y - 1 = rho/(1-rho)`` [P0], accumulated over iterations;
 * ``"focusing"``: ``f = focusing_field(B + ext, gamma, r)``, the message of fBP's
