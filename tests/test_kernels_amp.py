@@ -9,9 +9,7 @@ from scipy.special import erfcx as sp_erfcx
 from scipy.special import log_ndtr
 
 from wfm import patterns as pt
-from wfm.errors import ConfigError
 from wfm.kernels import amp
-from wfm.models.perceptron import train_errors
 
 STORAGES = ("int8", "bits", "hashed")
 
@@ -241,7 +239,7 @@ def test_free_entropy_matches_reference(storage):
 
 def test_free_entropy_matches_bp():
     """AMP and BP free entropies of the same instance: dense-limit formula."""
-    from wfm.learners import bp
+    from wfm.learners import learn
     from wfm.learners.amp import amp_entropy
 
     n, alpha = 401, 0.4
@@ -249,7 +247,7 @@ def test_free_entropy_matches_bp():
     store, labels = pt.random_instance(3, p, n, "int8")
     ours = amp_entropy(store, labels)
     assert ours.converged
-    ref = bp.learn(store.xi, labels, params={}, rng=np.random.default_rng(0))
+    ref = learn("bp", store.xi, labels, seed=0)
     assert ours.free_entropy == pytest.approx(ref.attrs["free_entropy"], abs=1e-3)
 
 
@@ -262,93 +260,6 @@ def test_free_entropy_no_patterns_limit():
     assert ent.free_entropy == pytest.approx(
         math.log(2.0) + math.log(0.5) / 500, abs=2e-3
     )
-
-
-# ------------------------------------------------------------------- learner
-@pytest.mark.parametrize("storage", STORAGES)
-def test_learner_solves_every_storage(storage):
-    from wfm.learners import amp as amp_learner
-
-    n, alpha = 401, 0.5
-    p = int(round(alpha * n))
-    store, labels = pt.random_instance(12, p, n, storage)
-    records = []
-    res = amp_learner.learn(
-        store, labels, params={"rate": 0.003}, rng=np.random.default_rng(0),
-        trace=records.append,
-    )  # fmt: skip
-    assert res.converged and res.train_errors == 0
-    assert res.weights.dtype == np.int8 and res.weights.shape == (n,)
-    assert train_errors(res.weights, store.to_int8(), labels) == 0
-    assert len(records) == res.iterations
-    assert records[-1]["rho"] == pytest.approx(
-        1 - math.exp(-0.003 * (res.iterations - 1))
-    )
-    assert res.attrs["storage"] == storage
-
-
-def test_learner_int8_array_and_float32_and_focusing():
-    from wfm.learners import amp as amp_learner
-
-    n, alpha = 301, 0.5
-    store, labels = pt.random_instance(1, int(alpha * n), n, "int8")
-    for params in (
-        {"dtype": "float32", "storage": "bits", "rate": 0.003},
-        {"field": "focusing", "protocol": "pseudo", "dr": 0.003},
-        {"field": "focusing", "protocol": "standard", "dr": 0.003},
-    ):
-        res = amp_learner.learn(
-            store.xi, labels, params=params, rng=np.random.default_rng(1)
-        )
-        assert res.train_errors == 0, params
-        assert train_errors(res.weights, store.xi, labels) == 0
-
-
-def test_learner_reports_failure_honestly():
-    from wfm.learners import amp as amp_learner
-
-    n = 101
-    store, labels = pt.random_instance(0, 100, n, "int8")  # alpha ~ 1: no solution
-    res = amp_learner.learn(
-        store, labels, params={"max_iters": 30}, rng=np.random.default_rng(0)
-    )
-    assert not res.converged and res.iterations == 30
-    assert res.train_errors == train_errors(res.weights, store.xi, labels) > 0
-
-
-@pytest.mark.parametrize(
-    "key, value, message",
-    [
-        ("field", "annealing", "learner.field must be one of"),
-        ("rate", 0.0, "learner.rate must be > 0"),
-        ("protocol", "scoping", "learner.protocol must be one of"),
-        ("dr", 0.0, r"learner.dr must be in \(0, 1\)"),
-        ("x", 1.5, r"learner.x must be in \[0, 1\]"),
-        ("damping", 1.0, r"learner.damping must be in \[0, 1\)"),
-        ("max_iters", 0, "learner.max_iters must be >= 1"),
-        ("storage", "hashed", "learner.storage must be one of"),
-        ("dtype", "float16", "learner.dtype must be one of"),
-        ("randfact", -0.1, r"learner.randfact must be in \[0, 1\)"),
-        ("nonsense", 1, "learner.nonsense is not a parameter"),
-    ],
-)
-def test_learner_param_constraints(key, value, message):
-    from wfm.learners import amp as amp_learner
-
-    store, labels = pt.random_instance(0, 10, 21, "int8")
-    with pytest.raises(ConfigError, match=message):
-        amp_learner.learn(
-            store, labels, params={key: value}, rng=np.random.default_rng(0)
-        )
-
-
-def test_params_declared():
-    from wfm.learners import amp as amp_learner
-    from wfm.params import Param
-
-    assert all(isinstance(p, Param) for p in amp_learner.PARAMS)
-    assert amp_learner.DEFAULTS["rate"] == 0.001
-    assert all(p.doc for p in amp_learner.PARAMS)
 
 
 # --------------------------------------------------------------------- bench

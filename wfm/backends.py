@@ -36,6 +36,7 @@ KERNEL_FAMILIES: dict[str, dict[str, str]] = {
     "bp": {"cpu": "wfm.kernels.bp"},
     "bp_machine": {"cpu": "wfm.kernels.bp_committee"},
     "enumerate": {"cpu": "wfm.kernels.enumerate"},
+    "amp": {"cpu": "wfm.kernels.amp"},
     "sgd": {"cpu": "wfm.kernels.sgd"},
 }
 

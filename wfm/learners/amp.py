@@ -39,80 +39,9 @@ from wfm.kernels.amp import (
 )
 from wfm.learners._result import LearnerResult
 from wfm.learners.protocols import focusing_protocol
-from wfm.params import Param, at_least, between, greater, one_of, resolve_params
 from wfm.patterns import as_storage
 
-__all__ = ["DEFAULTS", "PARAMS", "AMPEntropy", "amp_entropy", "learn"]
-
-PARAMS = (
-    Param(
-        "field",
-        "str",
-        "reinforcement",
-        "growth of the focusing field: reinforcement f <- rho_t (B + f), or fBP's "
-        "focusing field along a protocol",
-        one_of("reinforcement", "focusing"),
-    ),
-    Param(
-        "rate",
-        "float",
-        0.001,
-        "reinforcement schedule rho_t = 1 - exp(-rate t), t = iteration",
-        greater(0.0),
-    ),
-    Param(
-        "protocol",
-        "str",
-        "pseudo",
-        "focusing protocol of field='focusing' (one AMP iteration a step)",
-        one_of("standard", "pseudo"),
-    ),
-    Param(
-        "dr",
-        "float",
-        0.001,
-        "step of rho in [0, 1) of the focusing protocol",
-        between(0.0, 1.0, lo_open=True),
-    ),
-    Param(
-        "x",
-        "float",
-        0.5,
-        "exponent of the pseudo-reinforcement protocol",
-        between(0.0, 1.0, hi_open=False),
-    ),
-    Param(
-        "damping",
-        "float",
-        0.5,
-        "damping of the output messages g and the pattern fields B",
-        between(0.0, 1.0),
-    ),
-    Param("max_iters", "int", 10000, "limit on AMP iterations", at_least(1)),
-    Param(
-        "storage",
-        "str",
-        "given",
-        "pattern storage of the kernels: as given, or converted to int8 / bit-packed",
-        one_of("given", "int8", "bits"),
-    ),
-    Param(
-        "dtype",
-        "str",
-        "float64",
-        "precision of the AMP state and of the matrix-vector products",
-        one_of("float64", "float32"),
-    ),
-    Param(
-        "randfact",
-        "float",
-        0.01,
-        "initial magnetisations uniform in [-randfact, randfact]",
-        between(0.0, 1.0),
-    ),
-)
-
-DEFAULTS = {p.name: p.default for p in PARAMS}
+__all__ = ["AMPEntropy", "amp_entropy", "learn"]
 
 
 def _setup(patterns, labels, storage):
@@ -141,24 +70,19 @@ def _count_errors(store, labels, w, kappa):
     return int(np.sum(labels * stab <= kappa * math.sqrt(store.shape[1])))
 
 
-def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=False):
+def learn(problem, params, ctx) -> LearnerResult:
     """Find a zero-error binary weight vector with AMP-form focusing BP.
 
     Parameters
     ----------
-    patterns : (P, N) int8 array or pattern storage (:mod:`wfm.patterns`)
-    labels : (P,) array of ±1
+    problem : wfm.learners.Problem
+        ``patterns`` an int8 ``(P, N)`` array or a storage of :mod:`wfm.patterns`.
     params : dict
-        Learner parameters, see ``PARAMS`` (missing ones take their defaults).
-    kappa : float
-        Margin of the stabilities.
-    rng : numpy.random.Generator
-        Initial magnetisations.
-    trace : callable, optional
-        Called after every iteration with a dict ``iteration, rho, gamma, y,
-        maxdiff, errors, V, A`` (``errors``: of ``sign(m)`` before the iteration).
-    progress : bool
-        Progress bar over the iterations.
+        Resolved parameters (registry entry ``amp``).
+    ctx : wfm.learners.RunContext
+        Stream ``init`` (initial magnetisations); the head of the iteration loop is a
+        safe point (state: ``m, g, B, ext, f`` and the iteration), so a resumed run
+        continues bit for bit.
 
     Returns
     -------
@@ -167,67 +91,72 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         ``final_rho`` (or ``final_gamma``, ``final_y``), ``final_maxdiff``,
         ``storage``, ``dtype``.
     """
-    p = resolve_params(params, PARAMS, section="learner", owner="learner 'amp'")
-    store, labels = _setup(patterns, labels, p["storage"])
+    p, kappa = params, problem.kappa
+    store, labels = _setup(problem.patterns, problem.labels, p["storage"])
     npat, n = store.shape
-    m, g, B, ext, f = _state(n, npat, np.dtype(p["dtype"]), p["randfact"], rng)
+    arrays = dict(
+        zip(
+            ("m", "g", "B", "ext", "f"),
+            _state(n, npat, np.dtype(p["dtype"]), p["randfact"], ctx.rng("init")),
+            strict=True,
+        )
+    )
+    pos = {"it": 0, "errors": -1, "maxdiff": math.nan, "seconds": 0.0}
+    if ctx.resumed is not None:
+        pos = dict(ctx.resumed["position"])
+        for key, value in ctx.resumed["arrays"].items():
+            arrays[key][:] = value
+    m, g, B, ext, f = (arrays[k] for k in ("m", "g", "B", "ext", "f"))
     ws = AMPWorkspace.new(npat, n, m.dtype)
     steps = None
     if p["field"] == "focusing":
         steps = focusing_protocol(p["protocol"], dr=p["dr"], x=p["x"])
-    t0 = time.perf_counter()
-    errors, maxdiff, done = -1, math.nan, 0
+    t0 = time.perf_counter() - pos["seconds"]
     rho, gamma, y = 0.0, 0.0, 1.0
-    bar = tqdm(range(p["max_iters"]), disable=not progress, desc="AMP", leave=False)
-    for it in bar:
+    bar = tqdm(
+        total=p["max_iters"], initial=pos["it"], disable=not ctx.progress,
+        desc="AMP", leave=False,
+    )  # fmt: skip
+    while pos["it"] < p["max_iters"]:
+        pos["seconds"] = time.perf_counter() - t0
+        ctx.checkpoint(
+            lambda: {
+                "position": dict(pos),
+                "arrays": {k: v.copy() for k, v in arrays.items()},
+            }
+        )
+        it = pos["it"]
         if steps is None:
             rho = -math.expm1(-p["rate"] * it)
         else:
             gamma, y = steps[min(it, len(steps) - 1)]
         step = amp_iteration(
-            store,
-            labels,
-            m,
-            g,
-            B,
-            ext,
-            f,
-            kappa=kappa,
-            damping=p["damping"],
-            field=p["field"],
-            rho=rho,
-            gamma=gamma,
-            r=y - 1.0,
-            stop_at_solution=True,
-            workspace=ws,
-        )
-        errors = step.errors
-        if errors == 0:  # sign(m) of the previous iteration solves the instance
+            store, labels, m, g, B, ext, f, kappa=kappa, damping=p["damping"],
+            field=p["field"], rho=rho, gamma=gamma, r=y - 1.0,
+            stop_at_solution=True, workspace=ws,
+        )  # fmt: skip
+        pos["errors"] = int(step.errors)
+        if step.errors == 0:  # sign(m) of the previous iteration solves the instance
             break
-        done = it + 1
-        maxdiff = step.maxdiff
-        if trace is not None:
-            trace(
-                {
-                    "iteration": done,
-                    "rho": rho,
-                    "gamma": gamma,
-                    "y": y,
-                    "maxdiff": maxdiff,
-                    "errors": errors,
-                    "V": step.V,
-                    "A": step.A,
-                }
-            )
-        bar.set_postfix(errors=errors, refresh=False)
+        pos.update(it=it + 1, maxdiff=float(step.maxdiff))
+        ctx.trace(
+            {
+                "iteration": it + 1, "rho": rho, "gamma": gamma, "y": y,
+                "maxdiff": step.maxdiff, "errors": step.errors, "V": step.V,
+                "A": step.A,
+            }
+        )  # fmt: skip
+        bar.update(1)
+        bar.set_postfix(errors=step.errors, refresh=False)
     bar.close()
     seconds = time.perf_counter() - t0
     w = _weights(m)
+    errors = pos["errors"]
     if errors != 0:  # iteration limit: the errors of the last iterate
         errors = _count_errors(store, labels, w, kappa)
     attrs = {
         "amp_wall_time_s": seconds,
-        "final_maxdiff": maxdiff,
+        "final_maxdiff": pos["maxdiff"],
         "storage": store.kind,
         "dtype": p["dtype"],
     }
@@ -239,7 +168,7 @@ def learn(patterns, labels, *, params, kappa=0.0, rng, trace=None, progress=Fals
         weights=w,
         train_errors=int(errors),
         converged=errors == 0,
-        iterations=done,
+        iterations=pos["it"],
         attrs=attrs,
     )
 

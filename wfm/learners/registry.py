@@ -548,3 +548,97 @@ register(
         trace_fields=dict(_SGD_TRACE),
     )
 )
+
+
+_AMP_PARAMS = (
+    Param(
+        "field",
+        "str",
+        "reinforcement",
+        "growth of the focusing field: reinforcement f <- rho_t (B + f), or fBP's "
+        "focusing field along a protocol",
+        one_of("reinforcement", "focusing"),
+    ),
+    Param(
+        "rate",
+        "float",
+        0.001,
+        "reinforcement schedule rho_t = 1 - exp(-rate t), t = iteration",
+        greater(0.0),
+    ),
+    Param(
+        "protocol",
+        "str",
+        "pseudo",
+        "focusing protocol of field='focusing' (one AMP iteration a step)",
+        one_of("standard", "pseudo"),
+    ),
+    Param(
+        "dr",
+        "float",
+        0.001,
+        "step of rho in [0, 1) of the focusing protocol",
+        between(0.0, 1.0, lo_open=True),
+    ),
+    Param(
+        "x",
+        "float",
+        0.5,
+        "exponent of the pseudo-reinforcement protocol",
+        between(0.0, 1.0, hi_open=False),
+    ),
+    Param(
+        "damping",
+        "float",
+        0.5,
+        "damping of the output messages g and the pattern fields B",
+        between(0.0, 1.0),
+    ),
+    Param("max_iters", "int", 10000, "limit on AMP iterations", at_least(1)),
+    Param(
+        "storage",
+        "str",
+        "given",
+        "pattern storage of the kernels: as given, or converted to int8 / bit-packed",
+        one_of("given", "int8", "bits"),
+    ),
+    Param(
+        "dtype",
+        "str",
+        "float64",
+        "precision of the AMP state and of the matrix-vector products",
+        one_of("float64", "float32"),
+    ),
+    Param(
+        "randfact",
+        "float",
+        0.01,
+        "initial magnetisations uniform in [-randfact, randfact]",
+        between(0.0, 1.0),
+    ),
+)
+
+register(
+    LearnerInfo(
+        name="amp",
+        module="wfm.learners.amp",
+        description="focusing BP in AMP form (one magnetisation per weight, one output "
+        "message per pattern): O(N + P) memory besides the patterns",
+        params=_AMP_PARAMS,
+        kernels=("amp",),
+        trace_fields={
+            "iteration": ("int64", "AMP iterations done", "iterations"),
+            "rho": ("float64", "reinforcement rho_t = 1 - exp(-rate t)", "1"),
+            "gamma": ("float64", "focusing coupling (field = focusing)", "1"),
+            "y": ("float64", "number of replicas (field = focusing)", "1"),
+            "maxdiff": ("float64", "largest change of a magnetisation", "1"),
+            "errors": (
+                "int64",
+                "training errors of sign(m) before the iteration",
+                "patterns",
+            ),
+            "V": ("float64", "mean variance of the weights, sum(1 - m^2)/N", "1"),
+            "A": ("float64", "Onsager coefficient -sum(dg)/N", "1"),
+        },  # fmt: skip
+    )
+)

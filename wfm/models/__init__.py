@@ -262,7 +262,7 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        learners=("bp", "fbp", "entropy-mc", "sgd-ce", "sam", "rsgd"),
+        learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
         local_entropy_methods=("bp", "exact"),
     )
 )
