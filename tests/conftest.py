@@ -112,3 +112,35 @@ def random_instance(n, alpha, seed, *, n_weights=None):
 def make_instance():
     """Factory of random ±1 storage instances (see :func:`random_instance`)."""
     return random_instance
+
+
+def _stop_and_resume(info, problem, params, *, seed, at):
+    """Run a learner to its end; run it again, stop it at its ``at``-th safe point
+    (as SIGTERM would, after saving the state there) and resume from that state.
+
+    Returns ``(full, resumed)``: the two results must be identical.
+    """
+    from wfm.errors import RunInterrupted
+    from wfm.learners import RunContext
+
+    module = info.load()
+    full = module.learn(problem, params, RunContext(seed=seed))
+    saved = []
+
+    class Stop(RunContext):
+        def checkpoint(self, make_state):
+            if len(saved) == at - 1:
+                saved.append(make_state())
+                raise RunInterrupted("test")
+            saved.append(None)
+
+    with pytest.raises(RunInterrupted):
+        module.learn(problem, params, Stop(seed=seed))
+    resumed = module.learn(problem, params, RunContext(seed=seed, resumed=saved[-1]))
+    return full, resumed
+
+
+@pytest.fixture
+def stop_and_resume():
+    """``stop_and_resume(info, problem, params, seed=, at=) -> (full, resumed)``."""
+    return _stop_and_resume

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from wfm import patterns as pt
-from wfm.errors import ConfigError, RunInterrupted
+from wfm.errors import ConfigError
 from wfm.learners import Problem, RunContext, get_learner
 from wfm.models.perceptron import train_errors
 from wfm.params import Param
@@ -87,27 +87,13 @@ def test_params_declared():
     assert all(p.doc for p in info.params)
 
 
-def test_resumes_bit_for_bit():
+def test_resumes_bit_for_bit(stop_and_resume):
     """Stop at the 50th safe point, resume from the saved state: same solution."""
     n, alpha = 301, 0.5
     store, labels = pt.random_instance(4, int(alpha * n), n, "int8")
-    full = run_amp(store, labels, {"rate": 0.003}, seed=2)
-    saved = []
-
-    class Stop(RunContext):
-        def checkpoint(self, make_state):
-            if len(saved) == 49:
-                saved.append(make_state())
-                raise RunInterrupted("test")
-            saved.append(None)
-
     info = get_learner("amp")
     params = info.resolve({"rate": 0.003})
-    with pytest.raises(RunInterrupted):
-        info.load().learn(Problem(store, labels), params, Stop(seed=2))
-    again = info.load().learn(
-        Problem(store, labels), params, RunContext(seed=2, resumed=saved[-1])
-    )
+    full, again = stop_and_resume(info, Problem(store, labels), params, seed=2, at=50)
     assert full.iterations > 50
     np.testing.assert_array_equal(again.weights, full.weights)
     assert again.iterations == full.iterations

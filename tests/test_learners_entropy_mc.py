@@ -26,11 +26,10 @@ def test_edmc_params_validated():
         LearnerSpec("entropy-mc", {"lambda_factor": 0.9})
 
 
-def test_edmc_resumes_bit_for_bit():
+def test_edmc_resumes_bit_for_bit(stop_and_resume):
     """Stop at the 3rd safe point (lambda step), resume from the saved state: same
     result (this instance needs 7 lambda steps)."""
-    from wfm.errors import RunInterrupted
-    from wfm.learners import Problem, RunContext, get_learner
+    from wfm.learners import Problem, get_learner
     from wfm.models import Architecture
 
     rng = np.random.default_rng(7)
@@ -39,21 +38,7 @@ def test_edmc_resumes_bit_for_bit():
     info = get_learner("entropy-mc")
     params = info.resolve({})
     problem = Problem(x, y, Architecture())
-    full = info.load().learn(problem, params, RunContext(seed=3))
-    saved = []
-
-    class Stop(RunContext):
-        def checkpoint(self, make_state):
-            if len(saved) == 2:
-                self.stop_requested = "test"
-            if self.stop_requested:
-                saved.append(make_state())
-                raise RunInterrupted("test")
-            saved.append(None)
-
-    with pytest.raises(RunInterrupted):
-        info.load().learn(problem, params, Stop(seed=3, checkpoint_seconds=0))
-    again = info.load().learn(problem, params, RunContext(seed=3, resumed=saved[-1]))
+    full, again = stop_and_resume(info, problem, params, seed=3, at=3)
     assert full.attrs["lambda_steps"] > 3
     np.testing.assert_array_equal(again.weights, full.weights)
     assert again.iterations == full.iterations

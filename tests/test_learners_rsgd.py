@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from wfm.config import LearnerSpec
-from wfm.errors import ConfigError, RunInterrupted
+from wfm.errors import ConfigError
 from wfm.learners import Problem, RunContext, get_learner, learn
 from wfm.models import get_model, reference_errors
 
@@ -56,27 +56,13 @@ def test_reference_configuration_solves_most_seeds():
     assert solved >= 3
 
 
-def test_resumes_bit_for_bit():
+def test_resumes_bit_for_bit(stop_and_resume):
     """Stop at the 6th safe point (epoch), resume from the saved state: same result."""
     x, y = instance(101, 120, 2)
     info = get_learner("rsgd")
     params = info.resolve({"y": 3, "batch": 20}, FULL)
     problem = Problem(x, y, FULL.architecture(3))
-    full = info.load().learn(problem, params, RunContext(seed=5))
-    saved = []
-
-    class Stop(RunContext):
-        def checkpoint(self, make_state):
-            if len(saved) == 5:
-                self.stop_requested = "test"
-            if self.stop_requested:
-                saved.append(make_state())
-                raise RunInterrupted("test")
-            saved.append(None)
-
-    with pytest.raises(RunInterrupted):
-        info.load().learn(problem, params, Stop(seed=5, checkpoint_seconds=0))
-    again = info.load().learn(problem, params, RunContext(seed=5, resumed=saved[-1]))
+    full, again = stop_and_resume(info, problem, params, seed=5, at=6)
     assert full.iterations > 6
     np.testing.assert_array_equal(again.weights, full.weights)
     assert again.iterations == full.iterations and again.attrs == full.attrs

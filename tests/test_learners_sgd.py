@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from wfm.config import DataSpec, LearnerSpec, ModelSpec, RunSpec
-from wfm.errors import ConfigError, RunInterrupted
-from wfm.learners import Problem, RunContext, get_learner, learn
+from wfm.errors import ConfigError
+from wfm.learners import Problem, get_learner, learn
 from wfm.models import get_model, reference_errors
 
 
@@ -79,27 +79,13 @@ def test_deterministic():
     assert runs[0].iterations == runs[1].iterations
 
 
-def test_resumes_bit_for_bit():
+def test_resumes_bit_for_bit(stop_and_resume):
     """Stop at the 5th safe point (epoch), resume from the saved state: same result."""
     x, y = instance(101, 101, 7)
     info = get_learner("sgd-ce")
     params = info.resolve({"lr": ["exp", 0.5, 0.01]}, SPHERICAL)
     problem = Problem(x, y, SPHERICAL.architecture())
-    full = info.load().learn(problem, params, RunContext(seed=3))
-    saved = []
-
-    class Stop(RunContext):
-        def checkpoint(self, make_state):
-            if len(saved) == 4:
-                self.stop_requested = "test"
-            if self.stop_requested:
-                saved.append(make_state())
-                raise RunInterrupted("test")
-            saved.append(None)
-
-    with pytest.raises(RunInterrupted):
-        info.load().learn(problem, params, Stop(seed=3, checkpoint_seconds=0))
-    again = info.load().learn(problem, params, RunContext(seed=3, resumed=saved[-1]))
+    full, again = stop_and_resume(info, problem, params, seed=3, at=5)
     assert full.iterations > 5
     np.testing.assert_array_equal(again.weights, full.weights)
     assert again.iterations == full.iterations
