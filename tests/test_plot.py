@@ -56,3 +56,14 @@ def test_curves_from_file_use_format2_names(tmp_path, small_spec):
     np.testing.assert_array_equal(curves[0]["s"], r.local_entropy)
     np.testing.assert_array_equal(curves[0]["branch"], r.branch)
     assert plot_local_entropy(f, tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_format1_file_plots(tmp_path):
+    """A format-1 run file (tests/data) draws: old names mapped, a mismatched branch
+    array (format-1 stored the raw scan's beside interpolated points) ignored."""
+    from pathlib import Path
+
+    f1 = Path(__file__).parent / "data" / "format1_run.h5"
+    (curve,) = curves_from_file(f1)
+    assert len(curve["d"]) == len(curve["s"]) == 3
+    assert plot_local_entropy(f1, tmp_path / "f1.png").stat().st_size > 1000

@@ -153,7 +153,8 @@ def plot_local_entropy(
     for j, c in enumerate(curves):
         color = colors[j % len(colors)]
         branch = c.get("branch")
-        if branch is None:
+        if branch is None or len(branch) != len(c["d"]):
+            # format-1 files stored the raw scan's branch beside interpolated points
             branch = np.zeros(len(c["d"]), np.int8)
         n_bad = 0
         for b in np.unique(branch):  # BP scan down / up: separate lines
