@@ -284,3 +284,15 @@ def test_theory_machine_capacity_and_entropy(capsys):
         capsys, "theory", "capacity", "--model", "committee-tree", "--k", "4"
     )
     assert code == 2 and "odd" in err
+
+
+def test_learners_lists_the_registry_with_model_defaults(capsys):
+    code, out, err = run_cli(capsys, "learners", "fbp", "--model", "parity", "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)["learners"]
+    params = {p["name"]: p for p in entry["params"]}
+    assert params["dr"]["default"] == 0.005  # the machine family's default
+    assert params["dr"]["constraint"] == "in (0, 1)" and params["dr"]["doc"]
+    assert "parity" in entry["models"] and entry["goal"] == "solution"
+    code, out, _ = run_cli(capsys, "learners")
+    assert code == 0 and "amp:" in out and "entropy-mc:" in out

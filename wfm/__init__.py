@@ -30,6 +30,7 @@ from wfm.errors import (
 _API = (
     "benchmark",
     "default_out_path",
+    "describe_learners",
     "load_spec",
     "local_entropy_of_run",
     "open_run",

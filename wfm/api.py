@@ -32,6 +32,7 @@ __all__ = [
     "StoredRun",
     "benchmark",
     "default_out_path",
+    "describe_learners",
     "load_spec",
     "local_entropy_of_run",
     "open_run",
@@ -655,3 +656,35 @@ def load_spec(config=None, overrides=()) -> RunSpec:
 
     table = load_toml(config) if config else {}
     return RunSpec.from_dict(apply_overrides(table, overrides))
+
+
+def describe_learners(name: str | None = None, model: str | None = None) -> list:
+    """The learner registry as plain data: name, description, goal, models, and each
+    parameter's type, default (for ``model`` if given), constraint and doc."""
+    from wfm.learners import LEARNERS, get_learner
+    from wfm.models import MODELS, get_model
+
+    names = [name] if name else list(LEARNERS)
+    info_model = get_model(model) if model else None
+    out = []
+    for n in names:
+        info = get_learner(n)
+        out.append(
+            {
+                "name": info.name,
+                "description": info.description,
+                "goal": info.goal,
+                "models": [m for m, mi in MODELS.items() if n in mi.learners],
+                "params": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "default": p.default_for(info_model),
+                        "constraint": p.constraint_text,
+                        "doc": p.doc,
+                    }
+                    for p in info.params
+                ],
+            }
+        )
+    return out

@@ -116,6 +116,13 @@ def _parser():
             help=f"{text} (same as --set {key}=...)",
         )  # fmt: skip
 
+    p = sub.add_parser(
+        "learners", parents=common,
+        help="the learners, the models they support and their parameters",
+    )  # fmt: skip
+    p.add_argument("name", nargs="?", metavar="NAME", help="one learner (default all)")
+    p.add_argument("--model", metavar="NAME", help="show the defaults for this model")
+
     p = sub.add_parser("show", parents=common, help="summary of a stored run file")
     p.add_argument("path", metavar="F.h5", help="run file")
 
@@ -319,6 +326,20 @@ def _format_show(s: dict) -> str:
     return "\n".join(lines)
 
 
+def _cmd_learners(args):
+    table = wfm.describe_learners(args.name, args.model)
+    lines = []
+    for entry in table:
+        lines.append(f"{entry['name']}: {entry['description']}")
+        lines.append(f"  goal {entry['goal']}; models: {', '.join(entry['models'])}")
+        for p in entry["params"]:
+            rule = f", {p['constraint']}" if p["constraint"] else ""
+            lines.append(
+                f"  {p['name']} = {p['default']!r} ({p['type']}{rule}): {p['doc']}"
+            )
+    _emit(args, {"learners": table}, "\n".join(lines))
+
+
 def _cmd_show(args):
     summary = wfm.show(args.path)
     _emit(args, summary, _format_show(summary))
@@ -418,6 +439,7 @@ def _cmd_plot(args):
 
 _COMMANDS = {
     "run": _cmd_run,
+    "learners": _cmd_learners,
     "show": _cmd_show,
     "quickstart": _cmd_quickstart,
     "theory": _cmd_theory,
