@@ -296,3 +296,17 @@ def test_learners_lists_the_registry_with_model_defaults(capsys):
     assert "parity" in entry["models"] and entry["goal"] == "solution"
     code, out, _ = run_cli(capsys, "learners")
     assert code == 0 and "amp:" in out and "entropy-mc:" in out
+
+
+def test_bench_amp_and_sgd_json(capsys):
+    code, out, err = run_cli(
+        capsys, "bench", "amp", "sgd", "--n", "101", "--alpha", "0.5", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    rows = {r["storage"]: r for r in result["amp"]["rows"]}
+    assert {"int8", "bits", "hashed"} <= set(rows)
+    assert rows["int8"]["bytes_per_iter"] == 2 * result["amp"]["p"] * 101
+    assert all(r["iters_per_s"] > 0 for r in rows.values())
+    sgd = result["sgd"]
+    assert sgd["numba_serial"] > 0 and sgd["numpy"] > 0 and sgd["k"] == 5

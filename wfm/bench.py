@@ -14,7 +14,7 @@ import numpy as np
 
 from wfm.backends import DEFAULT_SHARDS
 
-__all__ = ["BENCHMARKS", "bench_bp", "bench_enumerate"]
+__all__ = ["BENCHMARKS", "bench_amp", "bench_bp", "bench_enumerate", "bench_sgd"]
 
 
 def _instance(n, alpha, seed):
@@ -153,8 +153,63 @@ def format_enumerate(result: dict) -> str:
     )
 
 
+def bench_amp(n=10001, alpha=0.7, sweeps=None, shards=None, seed=0):
+    """AMP iterations per second per pattern storage, numba vs the numpy reference,
+    with the bytes moved against a numpy copy's bandwidth
+    (:func:`wfm.kernels.amp.bench_amp`)."""
+    from wfm.kernels.amp import bench_amp as _bench_amp
+
+    if n < 1 or not alpha > 0:
+        raise ValueError("needs n >= 1, alpha > 0")
+    out = _bench_amp(n, alpha, seed=seed, reference=n * alpha * n * 8 < 2**31)
+    out["kernel"] = "amp"
+    return out
+
+
+def format_amp(result: dict) -> str:
+    """Human table of :func:`bench_amp`."""
+    lines = [
+        f"AMP iteration, binary perceptron N={result['n']} P={result['p']}, "
+        f"{result['threads']} numba threads; numpy copy "
+        f"{result['copy_bandwidth_GBs']:.1f} GB/s",
+        f"{'storage':<22} {'dtype':<8} {'iter/s':>10} {'MB/iter':>9} {'GB/s':>7}",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['storage']:<22} {r.get('dtype', ''):<8} {r['iters_per_s']:>10.1f} "
+            f"{r['bytes_per_iter'] / 1e6:>9.2f} {r['GBs']:>7.2f}"
+        )
+    return "\n".join(lines)
+
+
+def bench_sgd(n=1000, alpha=0.4, sweeps=None, shards=None, seed=0, k=5, batch=100):
+    """Examples per second of one SGD epoch on a fully connected committee (K = 5,
+    batch 100): numba parallel and serial vs numpy (:func:`wfm.kernels.sgd.
+    bench_sgd_epoch`); ``P = alpha K N``."""
+    from wfm.kernels.sgd import bench_sgd_epoch
+
+    if n < 1 or not alpha > 0:
+        raise ValueError("needs n >= 1, alpha > 0")
+    p = max(batch, int(round(alpha * k * n)))
+    out = bench_sgd_epoch(n=n, k=k, batch=batch, p=p, seed=seed)
+    out["kernel"] = "sgd"
+    return out
+
+
+def format_sgd(result: dict) -> str:
+    """Human summary of :func:`bench_sgd`."""
+    return (
+        f"SGD epoch, committee K={result['k']} N={result['n']} P={result['p']} "
+        f"batch {result['batch']}: numba parallel {result['numba_parallel']:.3g}, "
+        f"serial {result['numba_serial']:.3g}, numpy {result['numpy']:.3g} "
+        f"examples/s (parallel/numpy {result['speedup']:.1f})"
+    )
+
+
 #: kernel -> (benchmark function, formatter of its result)
 BENCHMARKS = {
     "bp": (bench_bp, format_bp),
     "enumerate": (bench_enumerate, format_enumerate),
+    "amp": (bench_amp, format_amp),
+    "sgd": (bench_sgd, format_sgd),
 }

@@ -207,10 +207,14 @@ def _parser():
     )  # fmt: skip
     p.add_argument(
         "kernels", nargs="*", default=["bp"], metavar="KERNEL",
-        help="bp, enumerate (default bp)",
+        help="bp, enumerate, amp, sgd (default bp)",
     )  # fmt: skip
-    p.add_argument("--n", type=int, default=1001, metavar="N", help="bp: weights")
-    p.add_argument("--alpha", type=float, default=0.6, metavar="ALPHA", help="bp: load")
+    p.add_argument(
+        "--n", type=int, default=1001, metavar="N", help="bp, amp, sgd: inputs N"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.6, metavar="ALPHA", help="bp, amp, sgd: load"
+    )
     p.add_argument(
         "--sweeps", type=int, default=20, metavar="S", help="bp: timed sweeps"
     )
@@ -394,11 +398,10 @@ def _cmd_bench(args):
     results, texts = {}, []
     for kernel in args.kernels:
         options = {}
+        if kernel in ("bp", "amp", "sgd"):
+            options = {"n": args.n, "alpha": args.alpha}
         if kernel == "bp":
-            options = {
-                "n": args.n, "alpha": args.alpha, "sweeps": args.sweeps,
-                "shards": args.shards,
-            }  # fmt: skip
+            options.update(sweeps=args.sweeps, shards=args.shards)
         results[kernel], text = wfm.benchmark(kernel, **options)
         texts.append(text)
     _emit(args, results, "\n\n".join(texts))
