@@ -130,9 +130,14 @@ def test_bad_output_paths_are_one_line_errors(tmp_path, capsys, fake_learner, wh
 
 # ------------------------------------------------------ (4) corrupt run files
 def _zero_middle(path, nbytes=2048):
+    """Zero ``nbytes`` inside the stored patterns (their first chunk: the file's
+    layout moves with the length of its attributes, so no fixed offset will do)."""
     data = bytearray(path.read_bytes())
     with h5py.File(path, "r") as f:
-        offset = f["data/patterns"].id.get_offset() or len(data) // 2
+        ds = f["data/patterns"]
+        offset = ds.id.get_offset()
+        if offset is None:  # chunked (checksummed) dataset
+            offset = ds.id.get_chunk_info(0).byte_offset
     start = min(offset + 16, len(data) - nbytes)
     data[start : start + nbytes] = bytes(nbytes)
     path.write_bytes(bytes(data))
