@@ -144,3 +144,26 @@ def _stop_and_resume(info, problem, params, *, seed, at):
 def stop_and_resume():
     """``stop_and_resume(info, problem, params, seed=, at=) -> (full, resumed)``."""
     return _stop_and_resume
+
+
+@pytest.fixture
+def sigterm_at_safe_point(monkeypatch):
+    """``sigterm_at_safe_point(n)``: every run context asks to stop at its ``n``-th
+    safe point, as a SIGTERM would; ``.restore()`` undoes it."""
+    from wfm.learners.context import RunContext
+
+    real = RunContext.checkpoint
+
+    def arm(n):
+        calls = {"n": 0}
+
+        def checkpoint(self, make_state):
+            calls["n"] += 1
+            if calls["n"] == n:
+                self.request_stop("SIGTERM")
+            return real(self, make_state)
+
+        monkeypatch.setattr(RunContext, "checkpoint", checkpoint)
+
+    arm.restore = lambda: monkeypatch.setattr(RunContext, "checkpoint", real)
+    return arm

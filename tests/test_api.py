@@ -210,25 +210,15 @@ def test_kill_then_resume_equals_uninterrupted(tmp_path, how, uninterrupted):
     assert_same_run(ref, out)
 
 
-def test_resume_in_process_equals_uninterrupted(tmp_path, small_spec, monkeypatch):
+def test_resume_in_process_equals_uninterrupted(
+    tmp_path, small_spec, sigterm_at_safe_point
+):
     ref = wfm.run(small_spec, out=tmp_path / "ref.h5").path
     out = tmp_path / "r.h5"
-    # stop the fake learner at its 5th safe point, as SIGTERM would
-    from wfm.learners.context import RunContext
-
-    real = RunContext.checkpoint
-    calls = {"n": 0}
-
-    def checkpoint(self, make_state):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            self.request_stop("SIGTERM")
-        return real(self, make_state)
-
-    monkeypatch.setattr(RunContext, "checkpoint", checkpoint)
+    sigterm_at_safe_point(5)  # stop the fake learner at its 5th safe point
     with pytest.raises(wfm.RunInterrupted, match="--resume"):
         wfm.run(small_spec, out=out, checkpoint_seconds=1e9)
-    monkeypatch.setattr(RunContext, "checkpoint", real)
+    sigterm_at_safe_point.restore()
     assert wfm.open_run(str(out) + ".partial").status == "interrupted"
     wfm.resume(out)
     assert_same_run(ref, out)

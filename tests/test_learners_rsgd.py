@@ -5,7 +5,7 @@ import pytest
 
 from wfm.config import LearnerSpec
 from wfm.errors import ConfigError
-from wfm.learners import Problem, RunContext, get_learner, learn
+from wfm.learners import Problem, get_learner, learn
 from wfm.models import get_model, reference_errors
 
 FULL = get_model("committee-full")
@@ -93,7 +93,9 @@ def test_tree_committee_is_not_supported():
     ("model", "k", "learner", "n"),
     [("committee-full", 3, "rsgd", 101), ("perceptron-spherical", 1, "sgd-ce", 201)],
 )
-def test_store_resume_equals_uninterrupted(tmp_path, monkeypatch, model, k, learner, n):
+def test_store_resume_equals_uninterrupted(
+    tmp_path, sigterm_at_safe_point, model, k, learner, n
+):
     """Through the run file: SIGTERM at the 5th epoch, ``wfm.resume``; the fields /
     weights and the stream state survive the checkpoint (rng state as JSON)."""
     import wfm
@@ -104,20 +106,11 @@ def test_store_resume_equals_uninterrupted(tmp_path, monkeypatch, model, k, lear
         learner=LearnerSpec(learner, {"batch": 30}), seed=4,
     )  # fmt: skip
     ref = wfm.run(spec, out=tmp_path / "ref.h5")
-    real = RunContext.checkpoint
-    calls = {"n": 0}
-
-    def checkpoint(self, make_state):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            self.request_stop("SIGTERM")
-        return real(self, make_state)
-
-    monkeypatch.setattr(RunContext, "checkpoint", checkpoint)
+    sigterm_at_safe_point(5)
     out = tmp_path / "r.h5"
     with pytest.raises(wfm.RunInterrupted):
         wfm.run(spec, out=out, checkpoint_seconds=1e9)
-    monkeypatch.setattr(RunContext, "checkpoint", real)
+    sigterm_at_safe_point.restore()
     again = wfm.resume(out)
     assert ref.solution.attrs["iterations"] > 5
     np.testing.assert_array_equal(again.weights, ref.weights)
