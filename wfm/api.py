@@ -656,18 +656,22 @@ def quickstart(out_dir="wfm-out", *, progress=False, force=True) -> dict:
 
 
 # -------------------------------------------------------------------- bench
-def benchmark(kernel: str, **options) -> tuple[dict, str]:
-    """Run benchmark ``kernel`` of :mod:`wfm.bench`; returns (result, text table)."""
+def benchmark(kernel: str, device: str = "cpu", **options) -> tuple[dict, str]:
+    """Run benchmark ``kernel`` of :mod:`wfm.bench` on ``device``; returns (result,
+    text table). ``device="cuda"``: the GPU kernels against the CPU's, one run."""
     import importlib
 
-    _bench = importlib.import_module("wfm.bench")
+    from wfm.backends import check_devices
 
-    if kernel not in _bench.BENCHMARKS:
+    check_devices(device, (), "wfm bench")
+    _bench = importlib.import_module("wfm.bench")
+    table = _bench.CUDA_BENCHMARKS if device == "cuda" else _bench.BENCHMARKS
+    if kernel not in table:
         raise ConfigError(
-            f"bench kernel must be one of {', '.join(_bench.BENCHMARKS)}; "
+            f"bench kernel on {device} must be one of {', '.join(table)}; "
             f"got {kernel!r}"
         )
-    fn, fmt = _bench.BENCHMARKS[kernel]
+    fn, fmt = table[kernel]
     try:
         result = fn(**options)
     except ValueError as exc:

@@ -226,6 +226,10 @@ def _parser():
     p.add_argument(
         "--shards", type=int, metavar="S", help="bp: shards of the parallel sweep"
     )
+    p.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], metavar="DEVICE",
+        help="cpu (default) or cuda: the GPU kernels against the CPU's in one run",
+    )  # fmt: skip
     return parser
 
 
@@ -407,7 +411,9 @@ def _cmd_bench(args):
             options = {"n": args.n, "alpha": args.alpha}
         if kernel == "bp":
             options.update(sweeps=args.sweeps, shards=args.shards)
-        results[kernel], text = wfm.benchmark(kernel, **options)
+        if args.device == "cuda" and kernel == "enumerate":
+            options = {}
+        results[kernel], text = wfm.benchmark(kernel, device=args.device, **options)
         texts.append(text)
     _emit(args, results, "\n\n".join(texts))
 
