@@ -25,7 +25,14 @@ import os
 import types
 
 import numpy as np
-from numba import cuda
+
+if not hasattr(np, "row_stack"):  # pragma: no cover - depends on the installed pair
+    # numba-cuda releases that predate numpy 2.4 register an overload of
+    # np.row_stack (removed in numpy 2.4) when their first kernel compiles; the alias
+    # is numpy's own (row_stack was vstack)
+    setattr(np, "row_stack", np.vstack)  # noqa: B010
+
+from numba import cuda  # noqa: E402
 
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 TPB = 32 if SIMULATOR else 256  # threads a block (a power of 2: tree reductions)
