@@ -79,25 +79,25 @@ N_SLOTS = 8
 
 
 # ------------------------------------------------------------ pattern access
-# entry (mu, i) of each storage as +1 / -1; in bits/hashed a warp reads one word
+# ``positive(pat, mu, i)``: entry (mu, i) is +1. The products then add or subtract
+# through a select (no int -> float conversion, no branch); bit arithmetic stays in
+# 32 bits for the packed words. In bits/hashed a warp reads (computes) one word.
 @cuda.jit(device=True, inline=True)
-def _xi_int8(pat, n, mu, i):
-    return pat[mu, i]
-
-
-@cuda.jit(device=True, inline=True)
-def _xi_bits(pat, n, mu, i):
-    wd = np.int64(pat[mu, i >> 5])
-    return 2 * ((wd >> (i & 31)) & 1) - 1
+def _pos_int8(pat, mu, i):
+    return pat[mu, i] > 0
 
 
 @cuda.jit(device=True, inline=True)
-def _xi_hashed(pat, n, mu, i):
-    wd = np.int64(_stream_word(pat[mu], i >> 6))
-    return 2 * ((wd >> (i & 63)) & 1) - 1
+def _pos_bits(pat, mu, i):
+    return (pat[mu, i >> 5] >> np.uint32(i & 31)) & np.uint32(1)
 
 
-def _make_passes(xi_entry):
+@cuda.jit(device=True, inline=True)
+def _pos_hashed(pat, mu, i):
+    return (_stream_word(pat[mu], i >> 6) >> np.uint64(i & 63)) & np.uint64(1)
+
+
+def _make_passes(positive):
     """``fm`` (rows) and ``ftg`` (columns) kernels for one storage."""
 
     @cuda.jit
@@ -114,9 +114,11 @@ def _make_passes(xi_entry):
             b = zero
             i = tid
             while i < n:
-                x = xi_entry(pat, n, mu, i)
-                a += x * mp[i]
-                b += x * wp[i]
+                v = mp[i]
+                w = wp[i]
+                pos = positive(pat, mu, i)
+                a += v if pos else -v
+                b += w if pos else -w
                 i += TPB
             sa[tid] = a
             sb[tid] = b
@@ -144,16 +146,17 @@ def _make_passes(xi_entry):
         r1 = (c + 1) * p // nch
         acc = zero
         for mu in range(r0, r1):
-            acc += xi_entry(pat, n, mu, i) * g[mu]
+            gm = g[mu]
+            acc += gm if positive(pat, mu, i) else -gm
         part[c, i] = acc
 
     return fm, ftg
 
 
 _PASSES = {
-    "int8": _make_passes(_xi_int8),
-    "bits": _make_passes(_xi_bits),
-    "hashed": _make_passes(_xi_hashed),
+    "int8": _make_passes(_pos_int8),
+    "bits": _make_passes(_pos_bits),
+    "hashed": _make_passes(_pos_hashed),
 }
 
 
