@@ -20,7 +20,7 @@ SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 gpu = pytest.mark.skipif(SIM, reason="needs the real GPU (too slow simulated)")
 
 # sizes: tiny under the simulator, realistic on the GPU
-N, P = (37, 21) if SIM else (3001, 1801)
+N, P = (141, 21) if SIM else (3001, 1801)
 ITERS = 1 if SIM else 8
 
 

@@ -98,7 +98,16 @@ def _pos_hashed(pat, mu, i):
 
 
 def _make_passes(positive):
-    """``fm`` (rows) and ``ftg`` (columns) kernels for one storage."""
+    """``fm`` (rows) and ``ftg`` (columns) kernels for one storage.
+
+    Both loops are unrolled by :data:`UNROLL`: the loads of several entries are issued
+    before their sums need them, so a warp has several memory requests in flight (one
+    at a time left the passes latency-bound at ~1/5 of the memory bandwidth).
+    """
+
+    @cuda.jit(device=True, inline=True)
+    def signed(pat, mu, i, v):
+        return v if positive(pat, mu, i) else -v
 
     @cuda.jit
     def fm(pat, n, mp, wp, labels, thr, raw, stab, err_part, zero):
@@ -113,12 +122,18 @@ def _make_passes(positive):
             a = zero
             b = zero
             i = tid
+            while i + 3 * TPB < n:
+                i1, i2, i3 = i + TPB, i + 2 * TPB, i + 3 * TPB
+                a += (signed(pat, mu, i, mp[i]) + signed(pat, mu, i1, mp[i1])) + (
+                    signed(pat, mu, i2, mp[i2]) + signed(pat, mu, i3, mp[i3])
+                )
+                b += (signed(pat, mu, i, wp[i]) + signed(pat, mu, i1, wp[i1])) + (
+                    signed(pat, mu, i2, wp[i2]) + signed(pat, mu, i3, wp[i3])
+                )
+                i += 4 * TPB
             while i < n:
-                v = mp[i]
-                w = wp[i]
-                pos = positive(pat, mu, i)
-                a += v if pos else -v
-                b += w if pos else -w
+                a += signed(pat, mu, i, mp[i])
+                b += signed(pat, mu, i, wp[i])
                 i += TPB
             sa[tid] = a
             sb[tid] = b
@@ -142,12 +157,27 @@ def _make_passes(positive):
         nch = part.shape[0]
         p = g.shape[0]
         c = cuda.blockIdx.y
-        r0 = c * p // nch
+        mu = c * p // nch
         r1 = (c + 1) * p // nch
         acc = zero
-        for mu in range(r0, r1):
-            gm = g[mu]
-            acc += gm if positive(pat, mu, i) else -gm
+        while mu + 8 <= r1:
+            acc += (
+                (signed(pat, mu, i, g[mu]) + signed(pat, mu + 1, i, g[mu + 1]))
+                + (
+                    signed(pat, mu + 2, i, g[mu + 2])
+                    + signed(pat, mu + 3, i, g[mu + 3])
+                )
+            ) + (
+                (signed(pat, mu + 4, i, g[mu + 4]) + signed(pat, mu + 5, i, g[mu + 5]))
+                + (
+                    signed(pat, mu + 6, i, g[mu + 6])
+                    + signed(pat, mu + 7, i, g[mu + 7])
+                )
+            )
+            mu += 8
+        while mu < r1:
+            acc += signed(pat, mu, i, g[mu])
+            mu += 1
         part[c, i] = acc
 
     return fm, ftg
