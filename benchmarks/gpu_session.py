@@ -34,11 +34,13 @@ def h2(d):
 
 def tts(out, sizes):
     rows = []
-    for n, alpha, seeds, devices, measure in sizes:
+    for n, alpha, seeds, devices, measure, *rate in sizes:
+        rate = rate[0] if rate else 0.001
         for seed in seeds:
             for device in devices:
-                store, labels, r, sec = solve(n, alpha, seed, device)
+                store, labels, r, sec = solve(n, alpha, seed, device, rate=rate)
                 row = {"n": n, "alpha": alpha, "seed": seed, "device": device,
+                       "rate": rate,
                        "solved": r.train_errors == 0, "iterations": r.iterations,
                        "seconds": sec}
                 if measure and r.train_errors == 0:
@@ -64,5 +66,6 @@ if __name__ == "__main__":
     elif which == "mid":
         sizes = [(10001, 0.7, range(3), ("cuda", "cpu"), True)]
     else:
-        sizes = [(100001, 0.7, range(2), ("cuda",), True)]
+        sizes = [(100001, 0.7, range(2), ("cuda",), True),
+                 (100001, 0.7, range(2), ("cuda",), True, 0.003)]
     tts(out, sizes)

@@ -79,62 +79,86 @@ N_SLOTS = 8
 
 
 # ------------------------------------------------------------ pattern access
-# ``positive(pat, mu, i)``: entry (mu, i) is +1. The products then add or subtract
-# through a select (no int -> float conversion, no branch); bit arithmetic stays in
-# 32 bits for the packed words. In bits/hashed a warp reads (computes) one word.
-@cuda.jit(device=True, inline=True)
-def _pos_int8(pat, mu, i):
-    return pat[mu, i] > 0
+# ``positive(flat, row, i)``: entry (mu, i) is +1, where ``flat`` is the storage as one
+# 1-D device array and ``row`` the offset of row mu in it (the row key for hashed
+# patterns). Indices are unsigned 64-bit, so numba adds no negative-index wraparound,
+# and a row offset is advanced by one addition a row instead of a 2-D index product
+# per entry (the generic 2-D indexing cost ~5x the passes' time on an H100). The
+# products add or subtract through a select: no int -> float conversion, no branch.
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+_U3 = np.uint64(3)
+_U4 = np.uint64(4)
+_U5 = np.uint64(5)
+_U6 = np.uint64(6)
+_U31 = np.uint64(31)
+_U63 = np.uint64(63)
 
 
 @cuda.jit(device=True, inline=True)
-def _pos_bits(pat, mu, i):
-    return (pat[mu, i >> 5] >> np.uint32(i & 31)) & np.uint32(1)
+def _pos_int8(flat, row, i):
+    return flat[row + i] > 0
 
 
 @cuda.jit(device=True, inline=True)
-def _pos_hashed(pat, mu, i):
-    return (_stream_word(pat[mu], i >> 6) >> np.uint64(i & 63)) & np.uint64(1)
+def _pos_bits(flat, row, i):
+    return (np.uint64(flat[row + (i >> _U5)]) >> (i & _U31)) & _U1
 
 
-def _make_passes(positive):
+@cuda.jit(device=True, inline=True)
+def _pos_hashed(flat, row, i):
+    return (_stream_word(row, i >> _U6) >> (i & _U63)) & _U1
+
+
+def _make_passes(positive, hashed):
     """``fm`` (rows) and ``ftg`` (columns) kernels for one storage.
 
-    Both loops are unrolled by :data:`UNROLL`: the loads of several entries are issued
-    before their sums need them, so a warp has several memory requests in flight (one
-    at a time left the passes latency-bound at ~1/5 of the memory bandwidth).
+    Both loops are unrolled: the loads of several entries are issued before their sums
+    need them, so a warp keeps several memory requests in flight.
     """
 
     @cuda.jit(device=True, inline=True)
-    def signed(pat, mu, i, v):
-        return v if positive(pat, mu, i) else -v
+    def row_of(flat, stride, mu):
+        return flat[mu] if hashed else mu * stride
+
+    @cuda.jit(device=True, inline=True)
+    def sgn(pos, v):
+        return v if pos else -v
 
     @cuda.jit
-    def fm(pat, n, mp, wp, labels, thr, raw, stab, err_part, zero):
-        # one block a row; the block counts errors of its rows into err_part[block]
+    def fm(flat, stride, n, mp, labels, thr, raw, stab, err_part, zero):
+        # one block a row: raw = xi mp, stab = xi sign(mp) (ties +1); the block
+        # counts the training errors of sign(mp) on its rows into err_part[block]
         sa = cuda.shared.array(TPB, np.float64)
         sb = cuda.shared.array(TPB, np.float64)
         tid = cuda.threadIdx.x
-        p = raw.shape[0]
+        pu = np.uint64(raw.shape[0])
+        one = zero + 1
         errs = 0.0
-        mu = cuda.blockIdx.x
-        while mu < p:
+        step = np.uint64(TPB)
+        nu = np.uint64(n)
+        mu = np.uint64(cuda.blockIdx.x)
+        while mu < pu:
+            row = row_of(flat, np.uint64(stride), mu)
             a = zero
             b = zero
-            i = tid
-            while i + 3 * TPB < n:
-                i1, i2, i3 = i + TPB, i + 2 * TPB, i + 3 * TPB
-                a += (signed(pat, mu, i, mp[i]) + signed(pat, mu, i1, mp[i1])) + (
-                    signed(pat, mu, i2, mp[i2]) + signed(pat, mu, i3, mp[i3])
+            i = np.uint64(tid)
+            while i + _U3 * step < nu:
+                i1, i2, i3 = i + step, i + _U2 * step, i + _U3 * step
+                v0, v1, v2, v3 = mp[i], mp[i1], mp[i2], mp[i3]
+                p0, p1 = positive(flat, row, i), positive(flat, row, i1)
+                p2, p3 = positive(flat, row, i2), positive(flat, row, i3)
+                a += (sgn(p0, v0) + sgn(p1, v1)) + (sgn(p2, v2) + sgn(p3, v3))
+                b += (sgn(p0 == (v0 >= 0), one) + sgn(p1 == (v1 >= 0), one)) + (
+                    sgn(p2 == (v2 >= 0), one) + sgn(p3 == (v3 >= 0), one)
                 )
-                b += (signed(pat, mu, i, wp[i]) + signed(pat, mu, i1, wp[i1])) + (
-                    signed(pat, mu, i2, wp[i2]) + signed(pat, mu, i3, wp[i3])
-                )
-                i += 4 * TPB
-            while i < n:
-                a += signed(pat, mu, i, mp[i])
-                b += signed(pat, mu, i, wp[i])
-                i += TPB
+                i += _U4 * step
+            while i < nu:
+                v0 = mp[i]
+                p0 = positive(flat, row, i)
+                a += sgn(p0, v0)
+                b += sgn(p0 == (v0 >= 0), one)
+                i += step
             sa[tid] = a
             sb[tid] = b
             ta = block_sum(sa, tid)
@@ -144,49 +168,46 @@ def _make_passes(positive):
                 stab[mu] = tb
                 if labels[mu] * tb <= thr:
                     errs += 1.0
-            mu += cuda.gridDim.x
+            mu += np.uint64(cuda.gridDim.x)
         if tid == 0:
             err_part[0, cuda.blockIdx.x] = errs
 
     @cuda.jit
-    def ftg(pat, n, g, part, zero):
+    def ftg(flat, stride, n, g, part, zero):
         # thread = column, blockIdx.y = chunk of rows; part[chunk, i]
-        i = cuda.blockIdx.x * TPB + cuda.threadIdx.x
-        if i >= n:
+        col = cuda.blockIdx.x * TPB + cuda.threadIdx.x
+        if col >= n:
             return
+        i = np.uint64(col)
         nch = part.shape[0]
         p = g.shape[0]
         c = cuda.blockIdx.y
-        mu = c * p // nch
-        r1 = (c + 1) * p // nch
+        mu = np.uint64(c * p // nch)
+        r1 = np.uint64((c + 1) * p // nch)
+        su = np.uint64(stride)
         acc = zero
-        while mu + 8 <= r1:
-            acc += (
-                (signed(pat, mu, i, g[mu]) + signed(pat, mu + 1, i, g[mu + 1]))
-                + (
-                    signed(pat, mu + 2, i, g[mu + 2])
-                    + signed(pat, mu + 3, i, g[mu + 3])
-                )
-            ) + (
-                (signed(pat, mu + 4, i, g[mu + 4]) + signed(pat, mu + 5, i, g[mu + 5]))
-                + (
-                    signed(pat, mu + 6, i, g[mu + 6])
-                    + signed(pat, mu + 7, i, g[mu + 7])
-                )
-            )
-            mu += 8
+        while mu + _U4 <= r1:
+            q0 = row_of(flat, su, mu)
+            q1 = row_of(flat, su, mu + _U1)
+            q2 = row_of(flat, su, mu + _U2)
+            q3 = row_of(flat, su, mu + _U3)
+            p0, p1 = positive(flat, q0, i), positive(flat, q1, i)
+            p2, p3 = positive(flat, q2, i), positive(flat, q3, i)
+            g0, g1, g2, g3 = g[mu], g[mu + _U1], g[mu + _U2], g[mu + _U3]
+            acc += (sgn(p0, g0) + sgn(p1, g1)) + (sgn(p2, g2) + sgn(p3, g3))
+            mu += _U4
         while mu < r1:
-            acc += signed(pat, mu, i, g[mu])
-            mu += 1
-        part[c, i] = acc
+            acc += sgn(positive(flat, row_of(flat, su, mu), i), g[mu])
+            mu += _U1
+        part[c, col] = acc
 
     return fm, ftg
 
 
 _PASSES = {
-    "int8": _make_passes(_pos_int8),
-    "bits": _make_passes(_pos_bits),
-    "hashed": _make_passes(_pos_hashed),
+    "int8": _make_passes(_pos_int8, False),
+    "bits": _make_passes(_pos_bits, False),
+    "hashed": _make_passes(_pos_hashed, True),
 }
 
 
@@ -291,13 +312,13 @@ def _row_chunks(p: int, n: int) -> int:
 
 
 def _device_storage(store):
-    """``(kind, device args)`` of a pattern storage."""
+    """``(kind, flat device array, row stride)`` of a pattern storage."""
     if isinstance(store, DensePatterns):
-        return "int8", to_device(store.xi)
+        return "int8", to_device(store.xi.reshape(-1)), store.xi.shape[1]
     if isinstance(store, PackedPatterns):
-        return "bits", to_device(store.words)
+        return "bits", to_device(store.words.reshape(-1)), store.words.shape[1]
     if isinstance(store, HashedPatterns):
-        return "hashed", to_device(store.kernel_args()[0])
+        return "hashed", to_device(store.kernel_args()[0]), 0
     raise TypeError(f"unknown pattern storage {type(store).__name__}")
 
 
@@ -317,7 +338,7 @@ class AMPEngine:
         _cpu._check_state(store, labels, m, g, B, ext, f)
         self.shape = store.shape
         p, n = store.shape
-        self.kind, self._pat = _device_storage(store)
+        self.kind, self._pat, self._stride = _device_storage(store)
         self.dtype = m.dtype
         self._zero = self.dtype.type(0.0)
         self._labels = to_device(labels)
@@ -351,12 +372,12 @@ class AMPEngine:
             self._state[k].copy_to_device(np.ascontiguousarray(v, dtype=self.dtype))
 
     # ---------------------------------------------------------- products
-    def _fm(self, mp, wp, kappa):
+    def _fm(self, mp, kappa):
         p, n = self.shape
         fm = _PASSES[self.kind][0]
         fm[self._nb_rows, TPB](
-            self._pat, n, mp, wp, self._labels, kappa * math.sqrt(n), self._raw,
-            self._stab, self._pe, self._zero,
+            self._pat, self._stride, n, mp, self._labels, kappa * math.sqrt(n),
+            self._raw, self._stab, self._pe, self._zero,
         )  # fmt: skip
         reduce_rows[1, TPB](self._pe, self._nb_rows, self._scal, S_ERR, False)
 
@@ -364,7 +385,7 @@ class AMPEngine:
         p, n = self.shape
         ftg = _PASSES[self.kind][1]
         ftg[(blocks_for(n, 1 << 30), self._nch), TPB](
-            self._pat, n, g, self._part, self._zero
+            self._pat, self._stride, n, g, self._part, self._zero
         )
 
     # --------------------------------------------------------- iteration
@@ -381,7 +402,7 @@ class AMPEngine:
         mode = _cpu.FIELD_MODES.index(field)
         _prep[self._nb_n, TPB](st["m"], self._mp, self._wp, self._pn)
         reduce_rows[1, TPB](self._pn, self._nb_n, self._scal, S_VAR, False)
-        self._fm(self._mp, self._wp, float(kappa))
+        self._fm(self._mp, float(kappa))
         stop = bool(stop_at_solution)
         _out[self._nb_p, TPB](
             self._raw, self._labels, st["g"], self._scal, float(n), float(kappa),
@@ -407,7 +428,7 @@ class AMPEngine:
         wp = np.zeros(_cpu._padded(n), self.dtype)
         wp[:n] = w
         wpd = cuda.to_device(wp)
-        self._fm(wpd, wpd, float(kappa))
+        self._fm(wpd, float(kappa))
         return int(self._scal.copy_to_host()[S_ERR])
 
     def matvec(self, x):
@@ -416,7 +437,7 @@ class AMPEngine:
         xp = np.zeros(_cpu._padded(n), self.dtype)
         xp[:n] = x
         xd = cuda.to_device(xp)
-        self._fm(xd, xd, 0.0)
+        self._fm(xd, 0.0)
         return self._raw.copy_to_host()
 
     def rmatvec(self, y):
