@@ -34,7 +34,7 @@ for kind in ("bits", "int8"):
         out = {}
         out["iteration"] = timed(lambda: e.iteration(damping=0.5))
         out["prep"] = timed(lambda: A._prep[e._nb_n, TPB](st["m"], e._mp, e._wp, e._pn))
-        out["fm"] = timed(lambda: e._fm(e._mp, e._wp, 0.0))
+        out["fm"] = timed(lambda: e._fm(e._mp, 0.0))
         out["out"] = timed(lambda: A._out[e._nb_p, TPB](
             e._raw, e._labels, st["g"], e._scal, float(n), 0.0, 0.5, False, e._pp))
         out["ftg"] = timed(lambda: e._ftg(st["g"]))
@@ -47,6 +47,6 @@ for kind in ("bits", "int8"):
         for nb in (1024, 16384, p):
             e._nb_rows = nb
             e._pe = cuda.device_array((1, nb), np.float64)
-            out[f"fm_rows{nb}"] = timed(lambda: e._fm(e._mp, e._wp, 0.0))
+            out[f"fm_rows{nb}"] = timed(lambda: e._fm(e._mp, 0.0))
         print(kind, dt, {k: round(v, 2) for k, v in out.items()}, flush=True)
         del e
