@@ -135,8 +135,11 @@ def train_errors(model, weights, patterns, labels) -> int:
     return sum(
         int(
             model.info.train_errors(
-                weights, patterns.row_block(a, min(a + rows, p)),
-                labels[a : a + rows], model.arch, model.kappa,
+                weights,
+                patterns.row_block(a, min(a + rows, p)),
+                labels[a : a + rows],
+                model.arch,
+                model.kappa,
             )
         )  # fmt: skip
         for a in range(0, p, rows)
