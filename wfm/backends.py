@@ -38,6 +38,7 @@ KERNEL_FAMILIES: dict[str, dict[str, str]] = {
     "enumerate": {"cpu": "wfm.kernels.enumerate"},
     "amp": {"cpu": "wfm.kernels.amp"},
     "sgd": {"cpu": "wfm.kernels.sgd"},
+    "hessian": {"cpu": "wfm.kernels.hessian"},
 }
 
 DEFAULT_SHARDS = 2
