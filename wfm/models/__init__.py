@@ -105,6 +105,11 @@ class ModelInfo:
         Learners that support this model.
     local_entropy_methods : tuple of str
         Methods of the local-entropy measure that support this model.
+    hessian : bool
+        The Hessian measures (:mod:`wfm.kernels.hessian`) differentiate this
+        network: a perceptron or a committee with a smooth activation (binary weights
+        as their continuous relaxation, on request). The parity machine's product of
+        signs has no smooth counterpart in :mod:`wfm.models.nets`.
     output : callable
         ``output(weights, patterns, arch) -> (P,) int8`` numpy reference.
     train_errors : callable
@@ -128,6 +133,7 @@ class ModelInfo:
     family: str = "perceptron"
     learners: tuple = ()
     local_entropy_methods: tuple = ()
+    hessian: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -264,6 +270,7 @@ register(
         fixed_k=1,
         learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
         local_entropy_methods=("bp", "exact"),
+        hessian=True,
     )
 )
 register(
@@ -277,6 +284,7 @@ register(
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
         learners=("sgd-ce", "sam"),
+        hessian=True,
     )
 )
 register(
@@ -284,7 +292,7 @@ register(
         name="committee-tree",
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam"), "hessian": True}),
     )
 )
 register(
@@ -294,7 +302,7 @@ register(
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd"), "hessian": True}),
     )
 )
 register(
