@@ -225,8 +225,10 @@ def bench_hessian(
     2. The ``top`` largest eigenvalues by Lanczos of a fully connected tanh committee
        with ``k n`` weights (default 10^5) on ``p`` patterns labelled by a ±1 teacher,
        at the teacher's weights (a zero-error point), ``rounds`` times from the
-       setup of the point to converged eigenvalues; the load average is reported,
-       since the machine may be shared.
+       setup of the point to converged eigenvalues: wall seconds and the CPU
+       seconds of this process (all threads), and the load average before and after,
+       since the machine may be shared (wall time on a busy machine overstates the
+       cost; CPU seconds / threads is what an idle machine would take).
     """
     import os
 
@@ -248,9 +250,9 @@ def bench_hessian(
     x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
     labels = np.where(np.tanh(x @ teacher.T / np.sqrt(n)).sum(axis=1) > 0, 1.0, -1.0)
     hvp_point(teacher[:, :64], x[:8, :64], labels[:8], fully_connected=True)  # compile
-    times, matvecs, converged, eigs = [], [], [], None
+    times, cpu, matvecs, converged, eigs = [], [], [], [], None
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         point = hvp_point(
             teacher, x, labels, fully_connected=True, activation="tanh",
             parallel=p * k * n >= 1 << 21,
@@ -263,6 +265,7 @@ def bench_hessian(
             matvec, k * n, top, tol=1e-6, rng=np.random.default_rng(seed)
         )
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         matvecs.append(r.matvecs)
         converged.append(r.converged)
         eigs = r.eigenvalues
@@ -299,6 +302,7 @@ def bench_hessian(
             "top": top,
             "tol": 1e-6,
             "seconds": spread(times),
+            "cpu_seconds": spread(cpu),
             "matvecs": matvecs,
             "converged": converged,
             "eigenvalues": [float(v) for v in eigs],
@@ -322,7 +326,8 @@ def format_hessian(result: dict) -> str:
             f"{h['speedup_parallel_over_numpy']:.1f})",
             f"top-{lz['top']} Lanczos, committee with {lz['n_params']} weights, "
             f"P={lz['p']}: {s['median']:.2f} s median [{s['min']:.2f}, "
-            f"{s['max']:.2f}] over {len(s['values'])} runs, {lz['matvecs']} HVPs, "
+            f"{s['max']:.2f}] over {len(s['values'])} runs (CPU "
+            f"{lz['cpu_seconds']['median']:.2f} s), {lz['matvecs']} HVPs, "
             f"converged {lz['converged']}",
             f"load average before/after: "
             f"{', '.join(f'{v:.2f}' for v in result['load_average_before'])} / "
