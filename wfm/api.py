@@ -851,7 +851,8 @@ def analyze_flatness(
                 generalisation_error_of_run(path, n_test),
                 distance=distance,
                 sigma=sigma,
-            )  # fmt: skip
+                n_test=n_test,
+            )
         )
     if len(rows) < 3:
         raise ConfigError(f"analyze flatness needs at least 3 runs, got {len(rows)}")

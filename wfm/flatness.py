@@ -37,6 +37,7 @@ MEASURES = {
 
 COLUMNS = (
     "path", "label", "learner", "seed", "n_weights", "train_errors", "test_error",
+    "test_error_stderr",
     "local_entropy", "distance", "local_energy", "local_energy_stderr", "sigma",
     "top_eigenvalue", "trace", "trace_stderr", "hessian_loss", "hessian_gamma",
 )  # fmt: skip
@@ -69,8 +70,9 @@ def _local_entropy_at(run, distance):
     return float(np.interp(distance, d[order], s[order]) / binary_entropy(distance))
 
 
-def row_of_run(run, test_error, *, distance=0.02, sigma=None) -> dict:
-    """The table row of one stored run (``run``: :class:`wfm.api.StoredRun`)."""
+def row_of_run(run, test_error, *, distance=0.02, sigma=None, n_test=None) -> dict:
+    """The table row of one stored run (``run``: :class:`wfm.api.StoredRun`);
+    ``n_test`` test patterns give the binomial standard error of the test error."""
     spec = run.config
     groups = set(run.extra_groups())
     row = dict.fromkeys(COLUMNS, math.nan)
@@ -82,6 +84,9 @@ def row_of_run(run, test_error, *, distance=0.02, sigma=None) -> dict:
         "n_weights": spec.model.n_weights,
         "train_errors": int(run.solution.attrs["train_errors"]),
         "test_error": float(test_error),
+        "test_error_stderr": (
+            math.sqrt(test_error * (1 - test_error) / n_test) if n_test else math.nan
+        ),
         "local_entropy": _local_entropy_at(run, distance),
         "distance": distance,
     }
@@ -192,8 +197,9 @@ def write_outputs(rows, correlations, out_dir) -> list:
             xs = np.array([float(r[m]) for r in sel])
             ys = np.array([float(r["test_error"]) for r in sel])
             xe = np.array([float(r[errs[m]]) for r in sel]) if m in errs else None
-            ax.errorbar(xs, ys, xerr=xe, fmt="o", color=colours[c % 10], label=lab,
-                        capsize=2)  # fmt: skip
+            ye = np.array([float(r["test_error_stderr"]) for r in sel])
+            ax.errorbar(xs, ys, xerr=xe, yerr=ye, fmt="o", color=colours[c % 10],
+                        label=lab, capsize=2)  # fmt: skip
         cc = by_pair[("test_error", m)]
         ax.set_title(
             f"Spearman {cc['spearman']:.2f} ± {cc['bootstrap_std']:.2f} (n={cc['n']})",
