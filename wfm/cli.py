@@ -197,8 +197,9 @@ def _parser():
     )  # fmt: skip
     p.add_argument("path", metavar="F.h5", help="complete run file")
     p.add_argument(
-        "--top", type=int, default=20, metavar="K",
-        help="largest eigenvalues by Lanczos (default 20)",
+        "--top", type=int, metavar="K",
+        help="largest eigenvalues by Lanczos (default 20 when neither --trace, "
+        "--density nor --exact is asked)",
     )  # fmt: skip
     p.add_argument("--trace", action="store_true", help="Hutchinson trace")
     p.add_argument("--density", action="store_true", help="SLQ spectral density")
@@ -502,8 +503,11 @@ def _cmd_local_entropy(args):
 
 
 def _cmd_hessian(args):
+    top = args.top
+    if top is None and not (args.trace or args.density or args.exact):
+        top = 20
     group, r = wfm.hessian_of_run(
-        args.path, top=args.top, trace=args.trace, density=args.density,
+        args.path, top=top, trace=args.trace, density=args.density,
         exact=args.exact, loss=args.loss, gamma=args.gamma,
         activation=args.activation, relax_binary=args.relax_binary,
         probes=args.probes, progress=not args.quiet,
