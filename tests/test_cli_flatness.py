@@ -188,3 +188,14 @@ def test_bench_hessian_reports_rates_and_lanczos():
         r["lanczos"]["converged"]
     )
     assert "HVP/s" in text and "load average" in text
+
+
+def test_hessian_top_only_by_default(committee, capsys):
+    out = _json(capsys, ["hessian", str(committee), "--exact", "--relax-binary"])
+    assert "top_eigenvalues" not in out and len(out["eigenvalues"]) == 63
+    out = _json(capsys, ["hessian", str(committee), "--relax-binary"])
+    assert len(out["top_eigenvalues"]) == 20 and "eigenvalues" not in out
+    assert list(wfm.open_run(committee).group("/hessian").arrays) == [
+        "top_eigenvalues",
+        "top_residuals",
+    ]  # fmt: skip  (replaced, not merged, by the second call)
