@@ -267,10 +267,10 @@ register(
         weight_domain="binary",
         output=_perceptron_output,
         train_errors=_perceptron_errors,
+        hessian=True,
         fixed_k=1,
         learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
         local_entropy_methods=("bp", "exact"),
-        hessian=True,
     )
 )
 register(
