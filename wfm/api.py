@@ -796,9 +796,19 @@ def local_energy_of_run(
     return "/local_energy", result
 
 
+def _test_rng(seed):
+    """Generator of fresh test patterns: the child ``(data, 1)`` of the run's data
+    stream, so the test set comes from the training data's ensemble, is fixed by the
+    seed, and does not depend on the list of named streams (:mod:`wfm.rng`)."""
+    from wfm.rng import stream_keys
+
+    key = (*stream_keys()["data"], 1)
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+
+
 def generalisation_error_of_run(path, n_test: int = 10000) -> float:
     """Generalisation error of a stored teacher–student minimiser: the fraction of
-    ``n_test`` fresh patterns (the run's ``test`` stream) on which it disagrees with
+    ``n_test`` fresh patterns (:func:`_test_rng`) on which it disagrees with
     the stored teacher; NaN for data without a teacher."""
     from wfm.data import random_patterns
 
@@ -810,7 +820,7 @@ def generalisation_error_of_run(path, n_test: int = 10000) -> float:
     if teacher is None:
         return float("nan")
     info, arch = spec.model.info, spec.model.arch
-    xt = random_patterns(stream(spec.seed, "test"), int(n_test), spec.model.n)
+    xt = random_patterns(_test_rng(spec.seed), int(n_test), spec.model.n)
     yt = info.output(teacher, xt, arch)
     return info.train_errors(run.weights, xt, yt, arch, 0.0) / int(n_test)
 

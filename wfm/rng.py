@@ -25,7 +25,6 @@ STREAMS = (
     "local_energy",  # weight perturbations of the local-energy measure
     "hessian",  # probes of the Hessian estimators
     "split",  # train/test split of real data
-    "test",  # fresh test patterns of teacher-student data (generalisation error)
 )
 
 

@@ -263,11 +263,11 @@ _MACHINE = {
 register(
     ModelInfo(
         name="perceptron-binary",
+        hessian=True,
         description="binary perceptron, W in {±1}^N",
         weight_domain="binary",
         output=_perceptron_output,
         train_errors=_perceptron_errors,
-        hessian=True,
         fixed_k=1,
         learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
         local_entropy_methods=("bp", "exact"),
@@ -276,6 +276,7 @@ register(
 register(
     ModelInfo(
         name="perceptron-spherical",
+        hessian=True,
         description="spherical perceptron, W in R^N with |W|^2 = N",
         weight_domain="continuous",
         output=_perceptron_output,
@@ -284,25 +285,26 @@ register(
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
         learners=("sgd-ce", "sam"),
-        hessian=True,
     )
 )
 register(
     ModelInfo(
         name="committee-tree",
+        hessian=True,
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam"), "hessian": True}),
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
     )
 )
 register(
     ModelInfo(
         name="committee-full",
+        hessian=True,
         description="fully connected committee machine, K units on all N inputs",
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd"), "hessian": True}),
+        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
     )
 )
 register(
