@@ -444,6 +444,11 @@ _SGD_TRACE = {
     "norm": ("float64", "weight norm |W| / sqrt(number of weights)", "1"),
     "gamma": ("float64", "inverse temperature of the ce loss this epoch", "1"),
     "lr": ("float64", "learning rate this epoch", "1"),
+    "test_error": (
+        "float64",
+        "fraction of test patterns misclassified (NaN without a test set)",
+        "1",
+    ),
 }
 
 register(
@@ -522,6 +527,25 @@ register(
     )
 )
 
+_RHO = Param(
+    "rho",
+    "float",
+    0.05,
+    "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+    at_least(0.0),
+)
+_ADAPTIVE = Param(
+    "adaptive", "bool", False,
+    "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+)  # fmt: skip
+_SHARPNESS_TRACE = {
+    "sharpness": (
+        "float64",
+        "epoch mean of L(W + eps) - L(W) on the minibatch (the ascent's gain)",
+        "1",
+    )
+}
+
 register(
     LearnerInfo(
         name="sam",
@@ -529,23 +553,185 @@ register(
         description="sharpness-aware minimisation [S] on the loop of sgd-ce: each "
         "step takes the gradient at the worst point of a ball of radius rho",
         kernels=("sgd",),
+        params=(*_SGD_PARAMS, _RHO, _ADAPTIVE),
+        trace_fields=_SGD_TRACE | _SHARPNESS_TRACE,
+    )
+)
+
+register(
+    LearnerInfo(
+        name="sa-gd",
+        module="wfm.learners.sagd",
+        description="sharpness-aware gradient descent: gradient of the maximal loss "
+        "in a ball of radius rho, the maximum found by projected ascent (1 step = SAM)",
+        kernels=("sgd",),
         params=(
             *_SGD_PARAMS,
+            _RHO,
+            _ADAPTIVE,
             Param(
-                "rho",
+                "ascent_steps",
+                "int",
+                3,
+                "projected normalised ascent steps (lengths rho/1, rho/2, ...) "
+                "towards the maximal loss in the ball; 1 = SAM",
+                at_least(1),
+            ),
+        ),
+        trace_fields=_SGD_TRACE | _SHARPNESS_TRACE,
+    )
+)
+
+register(
+    LearnerInfo(
+        name="esgd",
+        module="wfm.learners.esgd",
+        description="Entropy-SGD [S]: outer steps along -gamma (W - mu), mu the "
+        "average of an inner Langevin (SGLD) chain coupled to W",
+        kernels=("sgd",),
+        params=(
+            *_minibatch_params(
+                100,
+                1.0,
+                "eta, step of the outer update W -= eta gamma (W - mu), a schedule",
+                epochs=5000,
+            ),
+            *_SGD_PARAMS[3:],
+            Param(
+                "coupling",
+                "schedule",
+                ["exp", 0.5, 0.01, 1.0],
+                "gamma of Chaudhari et al., coupling of the inner chain to W per "
+                "epoch, a schedule (scoped up)",
+                schedule_check(greater(0.0)),
+            ),
+            Param(
+                "inner_steps",
+                "int",
+                5,
+                "L, SGLD steps (minibatches) per outer step",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "inner_lr",
                 "float",
-                0.05,
-                "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+                0.5,
+                "eta', step of the SGLD chain",
+                greater(0.0),
+            ),  # fmt: skip
+            Param(
+                "noise",
+                "float",
+                1e-4,
+                "epsilon, thermal noise: sqrt(eta') epsilon N(0, I) per SGLD step",
                 at_least(0.0),
             ),  # fmt: skip
             Param(
-                "adaptive",
-                "bool",
-                False,
-                "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+                "average",
+                "float",
+                0.75,
+                "alpha, weight of the newest W' in the running average mu",
+                between(0.0, 1.0, lo_open=True, hi_open=False),
             ),  # fmt: skip
         ),
-        trace_fields=dict(_SGD_TRACE),
+        trace_fields=_SGD_TRACE
+        | {
+            "coupling": (
+                "float64",
+                "coupling gamma of the inner chain this epoch",
+                "1",
+            ),
+            "distance": (
+                "float64",
+                "epoch mean of |W - mu| / sqrt(number of weights) before the outer "
+                "steps",
+                "1",
+            ),
+        },
+    )
+)
+
+register(
+    LearnerInfo(
+        name="swa",
+        module="wfm.learners.swa",
+        description="stochastic weight averaging [S]: SGD, then the average of the "
+        "iterates of an averaging phase (dense = SWAD, every step)",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "swa_start",
+                "int",
+                0,
+                "epoch at which averaging starts at the latest (0 = only when the "
+                "iterate first has zero errors)",
+                at_least(0),
+            ),  # fmt: skip
+            Param(
+                "swa_epochs",
+                "int",
+                50,
+                "length of the averaging phase, epochs",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "swa_lr",
+                "float",
+                0.0,
+                "constant learning rate of the averaging phase (0 = keep lr)",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "dense",
+                "bool",
+                False,
+                "SWAD: average after every minibatch step, not every epoch",
+            ),  # fmt: skip
+        ),
+        trace_fields=_SGD_TRACE
+        | {
+            "averaged": ("int64", "iterates in the average so far", "iterates"),
+            "iterate_errors": (
+                "int64",
+                "training errors of the SGD iterate",
+                "patterns",
+            ),  # fmt: skip
+        },
+    )
+)
+
+register(
+    LearnerInfo(
+        name="rpgd",
+        module="wfm.learners.rpgd",
+        description="random-perturbation GD [S]: gradients at W + sigma z, z ~ N(0, "
+        "I), descend the smoothed loss L + (sigma^2/2) tr H",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "sigma",
+                "float",
+                0.1,
+                "standard deviation of the perturbation of each (latent) weight",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "samples",
+                "int",
+                1,
+                "perturbations averaged per step (1 = the cheap variant)",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "antithetic",
+                "bool",
+                False,
+                "pair every perturbation z with -z (cancels the first-order noise)",
+            ),  # fmt: skip
+        ),
+        trace_fields=_SGD_TRACE,
     )
 )
 

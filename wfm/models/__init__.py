@@ -262,7 +262,19 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
+        learners=(
+            "bp",
+            "fbp",
+            "entropy-mc",
+            "amp",
+            "rsgd",
+            "sgd-ce",
+            "sam",
+            "sa-gd",
+            "esgd",
+            "swa",
+            "rpgd",
+        ),
         local_entropy_methods=("bp", "exact"),
     )
 )
@@ -276,7 +288,7 @@ register(
         fixed_k=1,
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
-        learners=("sgd-ce", "sam"),
+        learners=("sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"),
     )
 )
 register(
@@ -284,7 +296,10 @@ register(
         name="committee-tree",
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
+        **(
+            _MACHINE
+            | {"learners": ("fbp", "sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd")}
+        ),
     )
 )
 register(
@@ -294,7 +309,21 @@ register(
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
+        **(
+            _MACHINE
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
+        ),
     )
 )
 register(
