@@ -58,7 +58,7 @@ CASES = [
     (
         {"model": {"name": "perceptron-spherical"}, "learner": {"name": "fbp"}},
         "learner 'fbp' does not support model 'perceptron-spherical'; use one of "
-        "sgd-ce, sam, fake",
+        "sgd-ce, sam, sa-gd, esgd, swa, rpgd, fake",
     ),
     (
         {"model": {"name": "committee-full", "k": 4}},

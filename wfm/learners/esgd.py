@@ -41,7 +41,7 @@ from wfm.learners.sgd import StepRule, minibatch_descent
 class EntropySGDRule(StepRule):
     """Inner SGLD steps on the minibatches; an outer step every ``inner_steps``."""
 
-    streams = ("langevin",)
+    streams = ("gradient_noise",)
 
     def __init__(self, params, shape, grad_of, project):
         super().__init__(params, shape, grad_of, project)
@@ -69,7 +69,7 @@ class EntropySGDRule(StepRule):
         self.grad += self.coupling * (self.wp - w)
         self.wp -= self.inner_lr * self.grad
         if self.noise > 0.0:
-            z = self.rngs["langevin"].standard_normal(self.wp.shape)
+            z = self.rngs["gradient_noise"].standard_normal(self.wp.shape)
             self.wp += (math.sqrt(self.inner_lr) * self.noise) * z
         self.project(self.wp)
         self.mu *= 1.0 - self.avg

@@ -12,8 +12,8 @@ radius rho, ``E = L + rho^2 tr H / (2 d)``; the Gaussian form here has per-weigh
 variance ``sigma^2``, i.e. ``rho^2 = d sigma^2``).
 
 Each step averages the gradients at ``samples`` perturbations ``W + sigma z`` (fresh
-``z`` per step from the ``perturbation`` stream); ``samples = 1`` is the cheap variant,
-one perturbation per step. ``antithetic`` pairs every ``z`` with ``-z``, which
+``z`` per step from the ``gradient_noise`` stream); ``samples = 1`` is the cheap
+variant, one perturbation per step. ``antithetic`` pairs every ``z`` with ``-z``, which
 cancels the first-order noise ``sigma H z`` of the estimate exactly (twice the
 gradients). The returned network is the unperturbed ``W``. Continuous weights: the
 perturbation is isotropic in ``R^N`` (the normalised fields make its radial part
@@ -77,7 +77,7 @@ def perturbed_gradient(w, rows, gamma, grad_of, sigma, samples, antithetic, rng,
 class RPGDRule(StepRule):
     """SGD along the perturbed-gradient estimate of :func:`perturbed_gradient`."""
 
-    streams = ("perturbation",)
+    streams = ("gradient_noise",)
 
     def __init__(self, params, shape, grad_of, project):
         super().__init__(params, shape, grad_of, project)
@@ -87,7 +87,7 @@ class RPGDRule(StepRule):
     def step(self, w, rows, lr, gamma):
         loss = perturbed_gradient(
             w, rows, gamma, self.grad_of, self.sigma, self.samples, self.antithetic,
-            self.rngs["perturbation"], self.grad,
+            self.rngs["gradient_noise"], self.grad,
         )  # fmt: skip
         w -= lr * self.grad
         self.project(w)
