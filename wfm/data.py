@@ -177,13 +177,16 @@ def is_real(kind: str) -> bool:
 
 
 def _open_maybe_gz(path):
+    """The file, through gzip if it starts with gzip's magic bytes."""
     import gzip
 
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
 def read_idx(path, *, header_only=False):
-    """Read an IDX file (MNIST layout; ``.gz`` read through gzip).
+    """Read an IDX file (MNIST layout; gzip-compressed files are read through gzip).
 
     Parameters
     ----------
