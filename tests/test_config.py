@@ -89,7 +89,7 @@ CASES = [
     ),
     (
         {"data": {"kind": "mnist"}},
-        "data.kind must be one of random, gaussian, teacher; got 'mnist'",
+        "data.kind must be one of random, gaussian, teacher, digits, idx:PATH; got 'mnist'",
     ),
     ({"data": {"store_data": 1}}, "data.store_data must be true or false, got 1"),
     ({"seed": -1}, "seed must be >= 0, got -1"),
