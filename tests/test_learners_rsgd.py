@@ -32,6 +32,14 @@ def test_solves_an_easy_binary_perceptron():
     assert trace[0]["distance"] > trace[-1]["distance"]
 
 
+def test_solves_an_easy_tree_committee():
+    tree = get_model("committee-tree")
+    x, y = instance(201, 60, 2)
+    r = learn("rsgd", x, y, model=tree.name, k=3, params={"batch": 20}, seed=2)
+    assert r.converged and r.weights.shape == (201,) and r.weights.dtype == np.int8
+    assert reference_errors(tree.architecture(3), r.weights, x, y) == 0
+
+
 def test_solves_an_easy_committee_waiting_for_the_centre():
     x, y = instance(101, 90, 1)
     r = learn(
@@ -84,9 +92,9 @@ def test_bad_parameters_one_line(params, message):
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
 
 
-def test_tree_committee_is_not_supported():
+def test_parity_machine_is_not_supported():
     with pytest.raises(ConfigError, match="learner 'rsgd' does not support"):
-        get_model("committee-tree").check_learner("rsgd")
+        get_model("parity").check_learner("rsgd")
 
 
 @pytest.mark.parametrize(

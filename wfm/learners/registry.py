@@ -469,7 +469,8 @@ register(
         name="rsgd",
         module="wfm.learners.rsgd",
         description="replicated SGD for binary weights [P0]: y replicas with hidden "
-        "fields, perceptron-rule steps, elastic pull to their traced-out centre",
+        "fields, perceptron-rule steps, elastic pull to their traced-out centre "
+        "(perceptron, tree and fully connected committees)",
         kernels=("sgd",),
         params=(
             *_minibatch_params(

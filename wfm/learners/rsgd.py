@@ -1,5 +1,6 @@
 """Replicated SGD for binary weights [P0] (``rsgd``): the binary perceptron (``K = 1``)
-and the fully connected binary committee.
+and the binary committees, fully connected ([P0]'s machine) or tree (the same rule,
+each unit on its input block).
 
 ``y`` replicas with continuous hidden fields ``H^a`` (weights ``sign(H^a)``) take
 perceptron-rule steps on their misclassified patterns and are pulled towards their
@@ -44,7 +45,7 @@ def learn(problem, params, ctx) -> LearnerResult:
     Parameters
     ----------
     problem : wfm.learners.Problem
-        Binary perceptron or fully connected committee (``kappa = 0``).
+        Binary perceptron or committee, fully connected or tree (``kappa = 0``).
     params : dict
         Resolved parameters (registry entry ``rsgd``).
     ctx : wfm.learners.RunContext
@@ -57,15 +58,17 @@ def learn(problem, params, ctx) -> LearnerResult:
     """
     sgd = kernels("sgd", ctx.device)
     arch = problem.arch
-    if arch.hidden and not arch.fully_connected or arch.parity or not arch.binary:
-        raise ValueError("rsgd needs a binary perceptron or fully connected committee")
+    if arch.parity or not arch.binary:
+        raise ValueError("rsgd needs a binary perceptron or committee")
     x, labels = problem.patterns, problem.labels
-    p, n = x.shape
+    p, n_inputs = x.shape
+    n = arch.fan_in(n_inputs)
+    tree = arch.hidden and not arch.fully_connected
     k, y = arch.k, params["y"]
     lr_of, lam_of = parse_schedule(params["lr"]), parse_schedule(params["lam"])
     gamma_of = parse_schedule(params["gamma"])
     hard, corrected = params["pull"] == "hard", params["pull"] == "corrected"
-    vote = {"fully_connected": True, "activation": "sign", "binary": True}
+    vote = {"fully_connected": not tree, "activation": "sign", "binary": True}
     if not arch.hidden:
         vote = {"activation": "linear", "binary": True}
     parallel = p * n * k * y >= PARALLEL_MIN_WORK
@@ -107,7 +110,8 @@ def learn(problem, params, ctx) -> LearnerResult:
         perm = np.array([rng.permutation(p) for _ in range(y)])
         sgd.rsgd_binary_epoch(
             H, x, labels, perm, params["batch"], lr_of(t), gamma, lam=lam_of(t),
-            hard=hard, corrected=corrected, parallel=parallel,
+            hard=hard, corrected=corrected, fully_connected=not tree,
+            parallel=parallel,
         )  # fmt: skip
         centre = np.where(sgd.rsgd_center(H) > 0.0, 1.0, -1.0)
         replica_errors = [errors_of(h) for h in H]
@@ -130,7 +134,7 @@ def learn(problem, params, ctx) -> LearnerResult:
     centre = sgd.rsgd_center(H)
     use_replica = pos["errors"] != 0 and pos["min_replica_errors"] == 0
     w = _binary(H[pos["best"]]) if use_replica else _binary(centre)
-    w = w.reshape(arch.weight_shape(n))
+    w = w.reshape(arch.weight_shape(n_inputs))
     errors = reference_errors(arch, w, x, labels, problem.kappa)
     return LearnerResult(
         weights=w,

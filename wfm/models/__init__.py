@@ -298,7 +298,18 @@ register(
         odd_k=True,
         **(
             _MACHINE
-            | {"learners": ("fbp", "sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd")}
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
         ),
     )
 )
