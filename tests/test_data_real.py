@@ -225,3 +225,19 @@ def test_digits_on_a_tree_committee_pads_the_inputs():
     assert not d.patterns[:, 64:].any() and d.attrs["padding"] == 2
     with pytest.raises(ConfigError, match="model.n must be >= 64"):
         real_dataset(spec.data, 32, stream(0, "split"))
+
+
+def test_rsgd_traces_the_test_error(tmp_path):
+    pytest.importorskip("sklearn")
+    spec = RunSpec.from_dict(
+        {
+            "model": {"name": "perceptron-binary"},
+            "data": {"kind": "digits", "classes": "0-1", "inputs": "sign"},
+            "learner": {"name": "rsgd", "epochs": 30},
+        }
+    )
+    run = wfm.run(spec, tmp_path / "r.h5")
+    err = run.trace["test_error"]
+    assert len(err) == run.solution.attrs["iterations"]
+    assert np.all((err >= 0.0) & (err <= 1.0)) and err[-1] < 0.1
+    assert 0.0 <= run.solution.attrs["test_error"] < 0.1

@@ -524,6 +524,7 @@ register(
                 "1",
             ),
             "gamma": ("float64", "coupling to the centre this epoch", "1"),
+            "test_error": _SGD_TRACE["test_error"],
         },
     )
 )

@@ -73,9 +73,16 @@ def learn(problem, params, ctx) -> LearnerResult:
         vote = {"activation": "linear", "binary": True}
     parallel = p * n * k * y >= PARALLEL_MIN_WORK
 
-    def errors_of(h):
+    def errors_of(h, xs=x, ys=labels):
         w = h[0] if not arch.hidden else h
-        return sgd.train_errors(w, x, labels, parallel=parallel, **vote)
+        return sgd.train_errors(w, xs, ys, parallel=parallel, **vote)
+
+    def test_error(h):
+        """Fraction of misclassified test patterns (NaN without a test set)."""
+        if problem.test_patterns is None or len(problem.test_labels) == 0:
+            return float("nan")
+        wrong = errors_of(h, problem.test_patterns, problem.test_labels)
+        return wrong / len(problem.test_labels)
 
     rng = ctx.rng("learner")
     if ctx.resumed is not None:
@@ -125,7 +132,7 @@ def learn(problem, params, ctx) -> LearnerResult:
             {
                 "epoch": t + 1, "errors": pos["errors"],
                 "min_replica_errors": pos["min_replica_errors"],
-                "distance": distance, "gamma": gamma,
+                "distance": distance, "gamma": gamma, "test_error": test_error(centre),
             }
         )  # fmt: skip
         bar.update(1)
@@ -134,6 +141,7 @@ def learn(problem, params, ctx) -> LearnerResult:
     centre = sgd.rsgd_center(H)
     use_replica = pos["errors"] != 0 and pos["min_replica_errors"] == 0
     w = _binary(H[pos["best"]]) if use_replica else _binary(centre)
+    nets_weights = w.astype(np.float64)
     w = w.reshape(arch.weight_shape(n_inputs))
     errors = reference_errors(arch, w, x, labels, problem.kappa)
     return LearnerResult(
@@ -147,5 +155,10 @@ def learn(problem, params, ctx) -> LearnerResult:
             "min_replica_errors": pos["min_replica_errors"],
             "solution_from": "replica" if use_replica else "centre",
             "final_gamma": gamma_of(max(pos["epoch"] - 1, 0)),
+            **(
+                {"test_error": test_error(nets_weights)}
+                if problem.test_patterns is not None
+                else {}
+            ),
         },
     )
