@@ -321,3 +321,47 @@ def test_rpgd_mean_perturbed_gradient_matches_the_smoothed_gradient():
     # and the estimate sees the curvature term: closer to the smoothed gradient than
     # to the plain one by many standard errors
     assert np.linalg.norm(mean - grad) > 10 * np.linalg.norm(se)
+
+
+@pytest.mark.parametrize(
+    ("learner", "params", "data"),
+    [
+        ("esgd", {"noise": 0.01, "epochs": 12}, {"kind": "random", "alpha": 1.0}),
+        ("rpgd", {"epochs": 12}, {"kind": "random", "alpha": 1.0}),
+        (
+            "swa",
+            {"swa_start": 3, "swa_epochs": 6, "dense": True},
+            {"kind": "digits", "classes": "3-8", "max_patterns": 120},
+        ),
+    ],
+)
+def test_store_resume_equals_uninterrupted(
+    tmp_path, sigterm_at_safe_point, learner, params, data
+):
+    """Through the run file: SIGTERM at the 5th epoch, ``wfm.resume``: the rule's
+    state (SWA's average) and its noise stream survive the checkpoint file."""
+    import wfm
+    from wfm.config import RunSpec
+
+    if data["kind"] == "digits":
+        pytest.importorskip("sklearn")
+    config = {
+        "model": {"name": "perceptron-spherical", "n": 101},
+        "data": data,
+        "learner": {"name": learner, **params},
+        "seed": 4,
+    }
+    if data["kind"] == "digits":
+        del config["model"]["n"]
+    spec = RunSpec.from_dict(config)
+    ref = wfm.run(spec, out=tmp_path / "ref.h5")
+    sigterm_at_safe_point(5)
+    out = tmp_path / "r.h5"
+    with pytest.raises(wfm.RunInterrupted):
+        wfm.run(spec, out=out, checkpoint_seconds=1e9)
+    sigterm_at_safe_point.restore()
+    again = wfm.resume(out)
+    assert ref.solution.attrs["iterations"] > 5
+    np.testing.assert_array_equal(again.weights, ref.weights)
+    for key in ref.trace:
+        np.testing.assert_array_equal(again.trace[key], ref.trace[key])
