@@ -468,15 +468,20 @@ register(
     LearnerInfo(
         name="rsgd",
         module="wfm.learners.rsgd",
-        description="replicated SGD for binary weights [P0]: y replicas with hidden "
-        "fields, perceptron-rule steps, elastic pull to their traced-out centre "
-        "(perceptron, tree and fully connected committees)",
+        description="replicated SGD [P0, P2]: y replicas with an elastic pull to their "
+        "centre; binary weights (perceptron, committees): hidden fields and "
+        "perceptron-rule steps; spherical perceptron: SGD on the ce loss",
         kernels=("sgd",),
         params=(
-            *_minibatch_params(
-                80,
+            *_minibatch_params(80, 2.0, "")[:2],
+            Param(
+                "lr",
+                "schedule",
                 2.0,
-                "eta, step of the perceptron rule on the hidden fields, a schedule",
+                "eta, step of the perceptron rule on the hidden fields (continuous "
+                "weights: of SGD on each replica), a schedule",
+                schedule_check(greater(0.0)),
+                per_model={"perceptron-spherical": 0.5},
             ),  # fmt: skip
             Param("y", "int", 7, "number of replicas", at_least(1)),
             Param(
@@ -509,10 +514,23 @@ register(
                 "stop only when the centre has zero errors (else also when a replica "
                 "has)",
             ),  # fmt: skip
+            Param(
+                "beta",
+                "schedule",
+                ["exp", 0.5, 0.01, 50.0],
+                "continuous weights: inverse temperature of the ce loss per epoch "
+                "(sgd-ce's gamma), a schedule",
+                schedule_check(greater(0.0)),
+            ),  # fmt: skip
+            *(p for p in _SGD_PARAMS if p.name in ("loss", "init_scale")),
         ),
         trace_fields={
             **_EPOCH_TRACE,
-            "errors": ("int64", "training errors of the centre sign(H^c)", "patterns"),
+            "errors": (
+                "int64",
+                "training errors of the centre (binary: sign(H^c))",
+                "patterns",
+            ),
             "min_replica_errors": (
                 "int64",
                 "fewest training errors of a replica",
@@ -520,11 +538,16 @@ register(
             ),
             "distance": (
                 "float64",
-                "mean Hamming distance replica-centre, per weight",
+                "mean Hamming distance replica-centre per weight (continuous: mean "
+                "|W^a - W^c| / sqrt(N))",
                 "1",
             ),
             "gamma": ("float64", "coupling to the centre this epoch", "1"),
             "test_error": _SGD_TRACE["test_error"],
+            "loss": ("float64", "continuous: mean minibatch loss of the replicas", "1"),
+            "beta": ("float64", "continuous: inverse temperature of the ce loss", "1"),
+            "lr": ("float64", "continuous: learning rate this epoch", "1"),
+            "norm": ("float64", "continuous: norm of the centre / sqrt(N)", "1"),
         },
     )
 )

@@ -288,7 +288,7 @@ register(
         fixed_k=1,
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
-        learners=("sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"),
+        learners=("rsgd", "sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"),
     )
 )
 register(
