@@ -310,3 +310,5 @@ def test_bench_amp_and_sgd_json(capsys):
     assert all(r["iters_per_s"] > 0 for r in rows.values())
     sgd = result["sgd"]
     assert sgd["numba_serial"] > 0 and sgd["numpy"] > 0 and sgd["k"] == 5
+    assert set(sgd["learners"]) == {"sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"}
+    assert all(v > 0 for v in sgd["learners"].values())

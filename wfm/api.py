@@ -60,6 +60,8 @@ _DATA_DESCRIPTIONS = {
     "patterns": ("training patterns xi, one per row (P, N)", "1"),
     "labels": ("labels sigma of the patterns, ±1", "1"),
     "teacher": ("weights of the teacher that labelled the patterns", "1"),
+    "test_patterns": ("held-out test patterns of real data, one per row", "1"),
+    "test_labels": ("labels of the test patterns, ±1", "1"),
 }
 _SOLUTION_DESCRIPTIONS = {
     "weights": ("the weights the learner returned ((N,), or (K, N) fully connected)",
@@ -95,8 +97,9 @@ class StoredRun(store.Run):
 
         d = generate_for(self.config)
         out = {"patterns": d.patterns, "labels": d.labels}
-        if d.teacher is not None:
-            out["teacher"] = d.teacher
+        for key in ("teacher", "test_patterns", "test_labels"):
+            if getattr(d, key) is not None:
+                out[key] = getattr(d, key)
         return out
 
 
@@ -170,6 +173,7 @@ def _trace_fields(info):
 
 
 def _data_arrays(spec, dataset):
+    p = len(dataset.labels)  # real data: the training set's size, not alpha N
     attrs = {
         "kind": spec.data.kind,
         "seed": spec.seed,
@@ -177,10 +181,11 @@ def _data_arrays(spec, dataset):
         "stored": bool(spec.data.store_data),
         "n_inputs": spec.model.n,
         "n_weights": spec.model.n_weights,
-        "n_patterns": spec.n_patterns,
+        "n_patterns": p,
         "alpha_nominal": spec.data.alpha,
-        "alpha_effective": spec.alpha_effective,
+        "alpha_effective": p / spec.model.n_weights,
         "alpha_counts": spec.model.info.alpha_counts,
+        **dataset.attrs,
     }
     arrays = {}
     if spec.data.kind == "hashed":  # regenerated from the seed; nothing N·P stored
@@ -188,8 +193,9 @@ def _data_arrays(spec, dataset):
         attrs["pattern_key"] = str(dataset.patterns.seed)
     elif spec.data.store_data:
         arrays = {"patterns": dataset.patterns, "labels": dataset.labels}
-        if dataset.teacher is not None:
-            arrays["teacher"] = dataset.teacher
+        for key in ("teacher", "test_patterns", "test_labels"):
+            if getattr(dataset, key) is not None:
+                arrays[key] = getattr(dataset, key)
     return arrays, attrs, {k: _DATA_DESCRIPTIONS[k] for k in arrays}
 
 
@@ -328,8 +334,9 @@ def _execute(spec, writer, resumed, progress, checkpoint_seconds, out):
         progress=progress, device=spec.device,
     )  # fmt: skip
     problem = Problem(
-        dataset.patterns, dataset.labels, spec.model.arch, spec.model.kappa
-    )
+        dataset.patterns, dataset.labels, spec.model.arch, spec.model.kappa,
+        dataset.test_patterns, dataset.test_labels,
+    )  # fmt: skip
     module = info.load()
     try:
         with _stop_on_signals(ctx):

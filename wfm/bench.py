@@ -200,6 +200,31 @@ def bench_sgd(n=1000, alpha=0.4, sweeps=None, shards=None, seed=0, k=5, batch=10
     p = max(batch, int(round(alpha * k * n)))
     out = bench_sgd_epoch(n=n, k=k, batch=batch, p=p, seed=seed)
     out["kernel"] = "sgd"
+    out["learners"] = _bench_gradient_learners(n, k, batch, p, seed)
+    return out
+
+
+#: the learners on the minibatch loop (wfm.learners.sgd.minibatch_descent)
+GRADIENT_LEARNERS = ("sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd")
+
+
+def _bench_gradient_learners(n, k, batch, p, seed, epochs=2):
+    """Examples/s of each gradient learner's epoch on a binary fully connected
+    committee (latent weights), timed through ``wfm.learners.learn`` for ``epochs``
+    epochs after a one-epoch warm-up (compilation excluded); includes the learner's
+    per-epoch error count."""
+    from wfm.learners import learn
+
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
+    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
+    out = {}
+    for name in GRADIENT_LEARNERS:
+        opts = dict(model="committee-full", k=k, seed=seed)
+        learn(name, x, labels, params={"epochs": 1, "batch": batch}, **opts)
+        t0 = time.perf_counter()
+        learn(name, x, labels, params={"epochs": epochs, "batch": batch}, **opts)
+        out[name] = epochs * p / (time.perf_counter() - t0)
     return out
 
 
@@ -209,7 +234,8 @@ def format_sgd(result: dict) -> str:
         f"SGD epoch, committee K={result['k']} N={result['n']} P={result['p']} "
         f"batch {result['batch']}: numba parallel {result['numba_parallel']:.3g}, "
         f"serial {result['numba_serial']:.3g}, numpy {result['numpy']:.3g} "
-        f"examples/s (parallel/numpy {result['speedup']:.1f})"
+        f"examples/s (parallel/numpy {result['speedup']:.1f}); whole learner epochs: "
+        + ", ".join(f"{k} {v:.3g}" for k, v in result.get("learners", {}).items())
     )
 
 

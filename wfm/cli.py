@@ -58,7 +58,7 @@ _RUN_FLAGS = {
     "n": ("model.n", "N", "number of inputs N"),
     "k": ("model.k", "K", "hidden units K (committee/parity machines)"),
     "kappa": ("model.kappa", "KAPPA", "margin of the stabilities"),
-    "data": ("data.kind", "KIND", "data: random, gaussian, teacher"),
+    "data": ("data.kind", "KIND", "data: random, gaussian, teacher, digits, idx:PATH"),
     "alpha": ("data.alpha", "ALPHA", "load: patterns per weight"),
     "learner": (
         "learner.name",

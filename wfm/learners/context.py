@@ -37,12 +37,16 @@ class Problem:
     arch : Architecture
     kappa : float
         Margin of the stabilities (0 for machines).
+    test_patterns, test_labels : ndarray or None
+        A held-out test set (real data): learners that can trace its error do.
     """
 
     patterns: np.ndarray
     labels: np.ndarray
     arch: Architecture = field(default_factory=Architecture)
     kappa: float = 0.0
+    test_patterns: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:

@@ -269,7 +269,19 @@ register(
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
+        learners=(
+            "bp",
+            "fbp",
+            "entropy-mc",
+            "amp",
+            "rsgd",
+            "sgd-ce",
+            "sam",
+            "sa-gd",
+            "esgd",
+            "swa",
+            "rpgd",
+        ),
         local_entropy_methods=("bp", "exact", "amp"),
         # "hashed": random ±1 patterns generated on the fly (wfm.patterns), O(N + P)
         data_kinds=("random", "gaussian", "teacher", "hashed"),
@@ -286,7 +298,7 @@ register(
         fixed_k=1,
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
-        learners=("sgd-ce", "sam"),
+        learners=("rsgd", "sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"),
     )
 )
 register(
@@ -295,7 +307,21 @@ register(
         hessian=True,
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
+        **(
+            _MACHINE
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
+        ),
     )
 )
 register(
@@ -306,7 +332,21 @@ register(
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
+        **(
+            _MACHINE
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
+        ),
     )
 )
 register(
