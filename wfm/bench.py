@@ -214,13 +214,22 @@ def _bench_gradient_learners(n, k, batch, p, seed, epochs=2):
     epochs after a one-epoch warm-up (compilation excluded); includes the learner's
     per-epoch error count."""
     from wfm.learners import learn
+    from wfm.models import get_model, model_names
 
+    # the binary fully connected committee, found by structure (no name literals)
+    model = next(
+        m
+        for m in model_names()
+        if get_model(m).fully_connected
+        and not get_model(m).parity
+        and get_model(m).weight_domain == "binary"
+    )
     rng = np.random.default_rng(seed)
     x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
     labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
     out = {}
     for name in GRADIENT_LEARNERS:
-        opts = dict(model="committee-full", k=k, seed=seed)
+        opts = dict(model=model, k=k, seed=seed)
         learn(name, x, labels, params={"epochs": 1, "batch": batch}, **opts)
         t0 = time.perf_counter()
         learn(name, x, labels, params={"epochs": epochs, "batch": batch}, **opts)
