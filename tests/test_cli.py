@@ -53,7 +53,7 @@ BAD_INPUTS = [
     (["theory", "entropy"], "theory entropy needs --alpha"),
     (["theory", "volume"], "invalid choice: 'volume'"),
     (["show", "absent.h5"], "absent.h5: no such file"),
-    (["bench", "fft"], "bench kernel must be one of bp, enumerate"),
+    (["bench", "fft"], "bench kernel on cpu must be one of bp, enumerate"),
     (["bench", "bp", "--n", "0"], "bench bp: needs n >= 1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ]
