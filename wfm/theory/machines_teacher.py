@@ -194,25 +194,29 @@ def _g_fixed_nodes(p, q1, kind, z, w):
 
 
 def _g_inf(p, q1, kind):
+    """``K -> inf``: ``(G_E, dG_E/dq1)`` from the perceptron's at the output overlaps.
+
+    The perceptron's ``dG/dQ1 = -I/(2 (1 - Q1))`` (heat equation, ``I`` its
+    ``int R^2`` term), times ``dQ1/dq1 = (2/pi)/sqrt(1 - q1^2)``.
+    """
     if kind == "parity":
-        return -_LOG2
+        return -_LOG2, 0.0
     big_p, big_q = 2.0 / math.pi * math.asin(p), 2.0 / math.pi * math.asin(q1)
-    return _perceptron_ts_energetic(big_q, big_p)[0]
+    g, i_r2 = _perceptron_ts_energetic(big_q, big_p)
+    return g, -i_r2 / (2.0 * (1.0 - big_q)) * 2.0 / math.pi / math.sqrt(1.0 - q1 * q1)
 
 
 def ts_machine_energetic(p, q1, kind, k, scale=None, n=None):
     """``(G_E(p, q1), dG_E/dq1)`` (module docstring).
 
     ``scale`` fixes the quadrature nodes (default from ``(p, q1)`` themselves);
-    ``n`` nodes per axis.  The derivative is analytic (:func:`_g_fixed_nodes`);
-    for ``K -> inf`` a fourth-order central difference.
+    ``n`` nodes per axis.  The derivative is analytic (:func:`_g_fixed_nodes`,
+    :func:`_g_inf`).
     """
     if not (p * p < q1 < 1.0):
         raise ValueError(f"need p^2 < q1 < 1, got p = {p}, q1 = {q1}")
-    if math.isinf(k):  # closed form in the perceptron's G_E, derivative numerical
-        step = 1e-4 * min(1.0 - q1, q1 - p * p)
-        f = [_g_inf(p, q1 + j * step, kind) for j in (-2, -1, 0, 1, 2)]
-        return f[2], (f[0] - 8 * f[1] + 8 * f[3] - f[4]) / (12 * step)
+    if math.isinf(k):
+        return _g_inf(p, q1, kind)
     if scale is None:
         scale = _scale(p, q1)
     z, w = _nodes(int(k), scale, n)
