@@ -156,3 +156,39 @@ def test_machine_validation():
         theory.local_entropy_large_deviation(0.95, [0.1], model="committee-tree", k=3)
     with pytest.raises(ValueError, match="needs k"):
         theory.local_entropy_teacher(0.3, [0.1], model="parity")
+
+
+# ------------------------------------------------------------------ CLI / store
+def test_cli_machine_local_entropy_stored_and_plotted(tmp_path, capsys):
+    import json
+
+    from wfm.cli import main
+    from wfm.plot import curves_from_file
+    from wfm.store import open_run
+
+    out = tmp_path / "t.h5"
+    args = ["theory", "local-entropy", "--model", "committee-tree", "--k"]
+    ld_args = ["--kind", "large-deviation", "--distances", "0.02", "0.1"]
+    code = main([*args, "inf", "--alpha", "0.3", *ld_args, "--out", str(out), "--json"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["name"] == (
+        "local_entropy_large-deviation_committee_tree_kinf_alpha0.3_kappa0"
+    )
+    assert all(result["arrays"]["converged"])
+    code = main([*args, "3", "--alpha", "0.5", "--kind", "teacher",
+                 "--distances", "0.1", "--out", str(out), "--json"])  # fmt: skip
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    s = json.loads(stdout)["arrays"]["local_entropy"][0]
+    assert s == pytest.approx(0.1627644, abs=1e-6)
+    group = open_run(out).group(
+        "theory/local_entropy_teacher_committee_tree_k3_alpha0.5_kappa0"
+    )
+    assert group.attrs["model"] == "committee-tree"
+    labels = [c["label"] for c in curves_from_file(out)]
+    assert any("committee-tree K=3" in lab for lab in labels)
+    assert any("committee-tree K=inf" in lab for lab in labels)
+    code = main([*args, "3", "--alpha", "0.3", "--kind", "typical"])
+    assert code == 2 and "not implemented" in capsys.readouterr().err

@@ -309,6 +309,12 @@ class Energetic:
     value : callable
         ``(q1, dq) -> G_E``.
     approximation : str
+    tol : float
+        Newton's target residual.
+    converged_tol : float
+        Residual below which a point is reported converged.
+    max_step : float
+        Largest continuation step in ``ln d``.
     """
 
     model: str
@@ -317,6 +323,9 @@ class Energetic:
     gardner: Callable
     value: Callable
     approximation: str = APPROXIMATION
+    tol: float = _TOL
+    converged_tol: float = _CONVERGED
+    max_step: float = 0.3
 
 
 def perceptron_energetic(kappa=0.0) -> Energetic:
@@ -358,13 +367,15 @@ def _system(y, p, alpha, energy):
     return f, jac, info
 
 
-def _newton(y, p, alpha, energy, tol=_TOL, max_iter=40):
+def _newton(y, p, alpha, energy, tol=None, max_iter=40):
     """Damped Newton; returns ``(y, residual, iterations, info, status)``.
 
     ``status`` is ``"ok"``, ``"fail"`` or ``"degenerate"`` (an iterate went below
     ``ln q0h = _LQ_MIN``: the solution is the ``d -> 0`` degenerate point to machine
     precision, ``S = H2(d)``).
     """
+    energy = _as_energetic(energy)
+    tol = energy.tol if tol is None else tol
     with np.errstate(all="ignore"):
         f, jac, info = _system(y, p, alpha, energy)
     res = float(np.max(np.abs(f)))
@@ -434,7 +445,7 @@ def _tangent(jac, d):
     return -np.linalg.solve(jac, np.array([2.0 * d, 0.0, 0.0]))
 
 
-def _scan(t_start, y_start, jac_start, targets, alpha, energy, h_max=0.3):
+def _scan(t_start, y_start, jac_start, targets, alpha, energy, h_max=None):
     """Continuation in ``t = ln d`` from ``(t_start, y_start)`` through ``targets``.
 
     ``targets`` (pairs ``(t, key)``) are visited in the given order, which must be
@@ -443,6 +454,7 @@ def _scan(t_start, y_start, jac_start, targets, alpha, energy, h_max=0.3):
     """
     out = {}
     t, y, jac = t_start, y_start, jac_start
+    h_max = _as_energetic(energy).max_step if h_max is None else h_max
     h = h_max
     for tt, key in targets:
         sign = 1.0 if tt > t else -1.0
@@ -588,7 +600,7 @@ def ld_binary_curve(
             out["value"][i] = float(binary_entropy(d))
             out["regime"][i] = 2.0
     converged = (out["regime"] >= 0) & (
-        (out["residual"] < _CONVERGED) | (out["regime"] == 2.0)
+        (out["residual"] < energy.converged_tol) | (out["regime"] == 2.0)
     )
     return LocalEntropyCurve(
         kind="large-deviation",

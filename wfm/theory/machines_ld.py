@@ -125,7 +125,7 @@ def _log_p(x, taus):
     return value, grad, hess
 
 
-def _inner_max(x0, big_b, taus, n_iter=40, tol=1e-11):
+def _inner_max(x0, big_b, taus, n_iter=40, tol=1e-13):
     """``max_x [-|x - x0|^2/(2B) + L(x)]`` for rows of ``x0``: ``(F*, x*, g)``.
 
     One ascent per right representation, each started from the perceptron's 1-D
@@ -228,8 +228,12 @@ def _terms(q1, dq, kind, k, n=None):
     return _finite_terms(q1, dq, kind, int(k), n)
 
 
+@lru_cache(maxsize=64)
 def _conjugates(q1, dq, alpha, kind, k, n=None):
-    """``(ln q0h, Dh, G_E, d(ln q0h, Dh)/d(q1, dq))`` (forward differences)."""
+    """``(ln q0h, Dh, G_E, d(ln q0h, Dh)/d(q1, dq))`` (forward differences).
+
+    Cached: the continuation asks again for the Jacobian at the accepted point.
+    """
 
     def conj(a, b):
         g, d_q1, d_dq = _terms(a, b, kind, k, n)
@@ -242,6 +246,7 @@ def _conjugates(q1, dq, alpha, kind, k, n=None):
     jac = np.empty((2, 2))
     jac[:, 0] = (conj(q1 + h1, dq)[0] - base) / h1
     jac[:, 1] = (conj(q1, dq + h2)[0] - base) / h2
+    jac.flags.writeable = False
     return base[0], base[1], g, jac
 
 
@@ -267,8 +272,15 @@ def machine_energetic(model, k, n=None) -> ld.Energetic:
     return ld.Energetic(
         model=model,
         kappa=0.0,
-        conjugates=lambda q1, dq, alpha: _conjugates(q1, dq, alpha, kind, k, n),
+        conjugates=lambda q1, dq, alpha: _conjugates(
+            float(q1), float(dq), float(alpha), kind, k, n
+        ),
         gardner=lambda alpha: gardner_machine(alpha, model, k),
         value=lambda q1, dq: machine_energetic_value(q1, dq, kind, k, n),
         approximation=approx,
+        # the fixed quadrature of a kinked integrand (module docstring) limits how
+        # far Newton can close; the issue's acceptance threshold is 1e-8
+        tol=1e-10,
+        converged_tol=1e-8,
+        max_step=0.5,
     )
