@@ -192,3 +192,30 @@ def test_cli_machine_local_entropy_stored_and_plotted(tmp_path, capsys):
     assert any("committee-tree K=inf" in lab for lab in labels)
     code = main([*args, "3", "--alpha", "0.3", "--kind", "typical"])
     assert code == 2 and "not implemented" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- BP vs theory
+@pytest.mark.slow
+def test_bp_around_committee_teacher_matches_theory():
+    """Machine BP around the teacher of a committee-tree K = 3 instance, N = 1005,
+    against the teacher curve of the same architecture (the analogue of the
+    perceptron's teacher-curve check): within 0.01 where BP converged (README)."""
+    from wfm.data import generate
+    from wfm.measures.local_entropy import local_entropy
+    from wfm.models import get_model
+    from wfm.rng import stream
+
+    seed, n, k = 1, 1005, 3  # the instance of `wfm run ... --data teacher --seed 1`
+    ds = generate("teacher", 0.5, n, stream(seed, "data"), model="committee-tree", k=k)
+    arch = get_model("committee-tree").architecture(k)
+    r = local_entropy(
+        ds.patterns, ds.labels, ds.teacher, arch=arch, method="bp",
+        lambdas=[1.5, 0.9, 0.5, 0.25, 0.0], rng=stream(seed, "local_entropy"),
+    )  # fmt: skip
+    arrays = r.to_arrays()
+    d, s, ok = arrays["distance"], arrays["local_entropy"], arrays["converged"]
+    sel = ok & (d > 0.04)
+    assert sel.sum() >= 3
+    alpha = len(ds.labels) / n
+    theory_s = mt.ts_machine_curve(alpha, d[sel], "committee", k).local_entropy
+    assert np.max(np.abs(s[sel] - theory_s)) < 0.01

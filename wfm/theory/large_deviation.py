@@ -431,7 +431,8 @@ def _start_point(alpha, energy):
     g = _as_energetic(energy).gardner(alpha)
     z, w = half_line_legendre()
     p_c = float(w @ np.tanh(np.sqrt(g.qhat) * z))
-    return 0.5 * (1.0 - p_c), np.array([np.log(g.qhat), 0.0, 0.0]), g
+    with np.errstate(divide="ignore"):  # qh = 0 (q = 0 branch): no start, d_c = 1/2
+        return 0.5 * (1.0 - p_c), np.array([np.log(g.qhat), 0.0, 0.0]), g
 
 
 def critical_distance(alpha, kappa=0.0) -> float:
@@ -554,7 +555,9 @@ def ld_binary_curve(
     below = np.unique(distances[~sat])  # ascending
     solved = {}
     bar = tqdm(total=below.size, disable=not progress, desc="large deviation", unit="d")
-    if below.size and path in ("auto", "down"):
+    # no down-scan from a q = 0 Gardner point (qh = 0, d_c = 1/2: binary parity
+    # machines below their q > 0 branch); the up-scan covers those curves
+    if below.size and path in ("auto", "down") and g.qhat > 0:
         with np.errstate(all="ignore"):
             _, jac_c, _ = _system(y_c, 1.0 - 2.0 * d_c, alpha, kappa)
         targets = [(np.log(d), float(d)) for d in below[::-1]]

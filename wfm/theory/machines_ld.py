@@ -155,6 +155,7 @@ def _inner_max(x0, big_b, taus, n_iter=40, tol=1e-13):
         if active.size == 0:
             break
         h_f = hess[active] - eye / big_b
+        h_f[~np.isfinite(h_f).all(axis=(1, 2))] = -eye / big_b  # overflowed rows
         lam_max = np.linalg.eigvalsh(h_f)[:, -1]
         shift = np.maximum(0.0, lam_max + 1e-3 / big_b)
         h_f = h_f - shift[:, None, None] * eye
