@@ -34,6 +34,18 @@ README_FBP = {
 }
 
 
+# README table "Densest regions vs architecture": S_LD/H2 at alpha = 0.3 from
+# `wfm theory local-entropy --model M --k 3 --alpha 0.3 --kind large-deviation
+# --distances 0.005 0.01 0.02 0.05 0.1 0.2` (minutes per curve on the shared machine,
+# so the values are tabulated here rather than recomputed)
+README_LD = {
+    "LD, α=0.3, parity K=3": (
+        [0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+        [1.0, 0.99999999, 0.99989362, 0.97986299, 0.88489997, 0.74750114],
+    ),
+}
+
+
 def main(argv=None):
     import matplotlib
 
@@ -67,10 +79,12 @@ def main(argv=None):
         order = np.argsort(d[keep])
         ratio = s[keep][order] / binary_entropy(d[keep][order])
         ax.plot(d[keep][order], ratio, "-", lw=1.5, label=c["label"].split(":")[0])
+    for label, (d, r) in README_LD.items():
+        ax.plot(d, r, "^:", ms=4, label=label)
     for label, (d, r, e) in README_FBP.items():
         ax.errorbar(d, r, yerr=e, fmt="s", ms=4, capsize=2, label=label)
     ax.set_xlim(0, args.d_max)
-    ax.set_ylim(0.5, 1.02)
+    ax.set_ylim(0.4, 1.02)
     ax.set_xlabel("distance d from the centre")
     ax.set_ylabel("S(d) / H₂(d)")
     ax.set_title("densest regions at α = 0.3 patterns per weight", fontsize=10)
