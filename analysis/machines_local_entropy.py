@@ -70,12 +70,14 @@ def main(argv=None):
         d, s = c["d"], c["s"]
         keep = (d <= args.d_max) & np.isfinite(s)
         label = c["label"].replace("theory large-deviation", "LD")
+        if "K=" not in label:
+            label += ", perceptron"
         ax.plot(d[keep], s[keep] / binary_entropy(d[keep]), "o:", ms=3, label=label)
     for c in curves:
         if c["kind"] != "run":
             continue
         d, s, ok = c["d"], c["s"], c["converged"]
-        keep = ok & (d > 1e-4) & (d <= args.d_max)
+        keep = ok & (d >= 0.005) & (d <= args.d_max)  # no frozen d = 0 points
         order = np.argsort(d[keep])
         ratio = s[keep][order] / binary_entropy(d[keep][order])
         ax.plot(d[keep][order], ratio, "-", lw=1.5, label=c["label"].split(":")[0])
