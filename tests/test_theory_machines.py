@@ -16,6 +16,7 @@ from wfm.theory import large_deviation as ld
 from wfm.theory import machines_ld as ml
 from wfm.theory import machines_teacher as mt
 from wfm.theory import teacher_student as ts
+from wfm.theory.machines import _entropic_binary
 
 
 # ------------------------------------------------------------- teacher curves
@@ -105,23 +106,26 @@ def test_ld_machine_k1_energetic_is_the_perceptron():
             assert gdq1 == pytest.approx(i1 / (2 * (1 - q1)), rel=1e-9)
 
 
-@pytest.mark.parametrize("model", ["committee-tree", "parity"])
-def test_ld_machine_starts_at_gardner(model):
+def test_ld_machine_starts_at_gardner():
     # dq = 0: x* = x0, G_E = G_K(q), q0hat = qhat, Dhat = 0 (heat-equation identity)
-    alpha = 0.3 if model == "committee-tree" else 0.05
-    g = theory.gardner_entropy(alpha, model=model, k=3)
-    e = ml.machine_energetic(model, 3)
-    if g.q == 0.0:  # parity below its q > 0 branch: q0hat = 0, nothing to check
-        pytest.skip("q = 0 branch")
+    alpha = 0.3
+    g = theory.gardner_entropy(alpha, model="committee-tree", k=3)
+    e = ml.machine_energetic("committee-tree", 3)
     lq, dh, g_e, _ = e.conjugates(g.q, 0.0, alpha)
     assert np.exp(lq) == pytest.approx(g.qhat, rel=1e-6)
     assert abs(dh) < 1e-6
+    assert e.value(g.q, 0.0) == pytest.approx(
+        (g.value + 0.5 * g.qhat * (1 - g.q) - _entropic_binary(g.qhat)[0]) / alpha,
+        abs=1e-6,
+    )
 
 
-def test_ld_machine_parity_small_alpha_is_trivial_branch():
-    # binary parity, K >= 2: q = 0 below alpha_min, so d_c = 1/2 and nothing to do
-    g = theory.gardner_entropy(0.05, model="parity", k=3)
-    assert g.q == 0.0
+def test_ld_machine_parity_branch_starts_at_half():
+    # binary parity, K >= 2: the RS Gardner solution is q = 0 (s = (1 - alpha) ln 2)
+    # below alpha_min > 1, so the LD branch has no end point below d = 1/2
+    e = ml.machine_energetic("parity", 3)
+    assert ld.critical_distance(0.3, e) == 0.5
+    assert e.gardner(0.3).value == pytest.approx(0.7 * np.log(2))
 
 
 def test_ld_machine_large_k_committee():
