@@ -141,16 +141,6 @@ def test_ld_machine_large_k_committee():
     assert np.allclose(par.local_entropy, par.upper_bound - 0.3 * np.log(2))
 
 
-@pytest.mark.slow
-def test_ld_machine_committee_k3():
-    d = [0.01, 0.05]
-    c = theory.local_entropy_large_deviation(0.3, d, model="committee-tree", k=3)
-    assert c.converged.all() and np.all(c.residual < 1e-8)
-    s_alpha = theory.gardner_entropy(0.3, model="committee-tree", k=3).value
-    assert np.all(c.local_entropy <= np.minimum(c.upper_bound, s_alpha))
-    assert c.local_entropy[0] / c.upper_bound[0] > 0.99
-
-
 def test_machine_validation():
     with pytest.raises(ValueError, match="typical"):
         theory.local_entropy_typical(0.3, [0.1], model="committee-tree")
