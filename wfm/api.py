@@ -944,7 +944,10 @@ def theory_result(
         large-deviation solver).
     progress : bool
     k : int, optional
-        Hidden units of a tree committee / parity machine (entropy and capacity).
+        Hidden units of a tree committee / parity machine: entropy, capacity and
+        the local entropy of kinds large-deviation (``k <= 5`` or inf) and teacher
+        (``k <= 7`` or inf); the storage Franz–Parisi curve (``typical``) is the
+        perceptron's only.
     """
     from wfm import theory
     from wfm.models import DEFAULT_MODEL, get_model
@@ -966,30 +969,31 @@ def theory_result(
         if quantity == "entropy":
             r = theory.gardner_entropy(alpha, kappa=kappa, model=model, k=k)
             return f"entropy{tag}_alpha{alpha:g}_kappa{kappa:g}", {}, r.attrs(), {}
-        if k is not None or info.hidden:
-            raise ConfigError(
-                "theory local-entropy is the perceptron's only (machines: entropy "
-                "and capacity)"
-            )
         if quantity != "local-entropy":
             raise ConfigError(
                 "theory quantity must be one of entropy, local-entropy, capacity; "
                 f"got {quantity!r}"
             )
         if distances is None:
-            distances = np.linspace(0.005, 0.3, 12 if kind == "large-deviation" else 30)
+            if info.hidden:  # tree machines: seconds per distance
+                distances = [0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
+            else:
+                n = 12 if kind == "large-deviation" else 30
+                distances = np.linspace(0.005, 0.3, n)
         if kind == "typical":
             curve = theory.local_entropy_typical(alpha, distances, kappa, model)
         elif kind == "large-deviation":
             curve = theory.local_entropy_large_deviation(
-                alpha, distances, kappa, model, progress=progress
+                alpha, distances, kappa, model, progress=progress, k=k
             )
         elif kind == "teacher":
-            if kappa != 0.0 or info.hidden or not info.binary:
+            if kappa != 0.0 or not info.binary:
                 raise ConfigError(
-                    "kind teacher is the binary perceptron at kappa = 0 only"
+                    "kind teacher is for binary weights at kappa = 0 only"
                 )
-            curve = theory.local_entropy_teacher(alpha, distances, progress=progress)
+            curve = theory.local_entropy_teacher(
+                alpha, distances, progress=progress, model=model, k=k
+            )
         else:
             raise ConfigError(
                 f"kind must be one of typical, large-deviation, teacher; got {kind!r}"

@@ -66,6 +66,8 @@ def curves_from_file(path):
                 f"theory {g.attrs.get('kind', parts[1])}, "
                 f"α={float(g.attrs.get('alpha', np.nan)):g}"
             )
+            if "reference_k" in g.attrs:  # a tree machine's curve: say which
+                label += f", {g.attrs.get('model')} K={float(g.attrs['reference_k']):g}"
             kind = "theory"
         out.append(
             {

@@ -22,20 +22,23 @@ one-line message such as ``"alpha must be > 0, got -1.0"``):
     RS Franz–Parisi curve around equilibrium solutions -> ``LocalEntropyCurve``.
     Spherical model: log volume *fraction* of the sphere at overlap ``q = 1 - 2d``
     with the reference (exact: convex solution space); bound ``ln(1 - q^2)/2``.
-``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=...)``
+``local_entropy_large_deviation(alpha, distances, kappa=0.0, model=..., k=None)``
     RS ``y -> inf`` large-deviation curve (densest regions, unconstrained centre)
     -> ``LocalEntropyCurve`` (order parameters ``q1, dq1, q0hat, dhat, rhat, regime``;
     ``S = s(alpha)`` for ``d >= d_c``; see :mod:`wfm.theory.large_deviation`).
-    Milliseconds per distance.
+    Milliseconds per distance for the perceptron; tree committee / parity machines
+    (``model="committee-tree"|"parity"``, ``k <= 5`` or ``math.inf``,
+    :mod:`wfm.theory.machines_ld`) seconds per distance.
 ``typical_positive_distance(alpha, kappa=0.0) -> float``
     Distance above which the typical (FP) curve becomes positive.
 ``generalization_error(alpha) -> GeneralizationResult``
     Gibbs learning, binary teacher–student, RS/Nishimori: fields ``alpha, epsilon, q,
     qhat, entropy, phase, converged, residual, approximation``.
-``local_entropy_teacher(alpha, distances)``
+``local_entropy_teacher(alpha, distances, model="perceptron-binary", k=None)``
     Local entropy around the teacher (binary teacher–student, kappa = 0): the
     Franz–Parisi potential of the teacher–student ensemble -> ``LocalEntropyCurve``
-    (``kind="teacher"``; order parameters ``q1, q1hat, phat``).
+    (``kind="teacher"``; order parameters ``q1, q1hat, phat``); also for tree
+    committee / parity machines (:mod:`wfm.theory.machines_teacher`).
 ``binary_entropy(d)``: the upper bound ``H2(d)``.
 
 ``LocalEntropyCurve`` fields: ``kind, model, alpha, kappa, approximation, distances,
@@ -48,7 +51,9 @@ write them under ``/theory/<name>/`` as datasets and attributes.
 
 from __future__ import annotations
 
+import math
 import numbers
+from dataclasses import replace
 
 import numpy as np
 
@@ -68,6 +73,9 @@ from .gardner import (
 )
 from .large_deviation import ld_binary_curve
 from .machines import MACHINE_MODELS, capacity_machine, gardner_machine
+from .machines import _check_k as check_k
+from .machines_ld import machine_energetic
+from .machines_teacher import ts_machine_curve
 from .teacher_student import ts_binary_curve
 
 __all__ = [
@@ -86,6 +94,7 @@ __all__ = [
 
 PERCEPTRON_MODELS = ("perceptron-binary", "perceptron-spherical")
 MODELS = PERCEPTRON_MODELS + MACHINE_MODELS
+BINARY_MACHINES = ("committee-tree", "parity")
 
 
 def _check_real(name, value, lo=None, lo_open=True, hi=None, hi_open=True):
@@ -200,6 +209,12 @@ def local_entropy_typical(
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     kappa = _check_real("kappa", kappa)
+    if model in MACHINE_MODELS:
+        raise ValueError(
+            f"model {model!r}: the typical (storage Franz-Parisi) curve of tree "
+            "machines is not implemented; local_entropy_teacher gives the curve "
+            "around a typical solution of teacher-student data"
+        )
     _check_model(model)
     d = _check_distances(distances)
     if model == "perceptron-spherical":
@@ -213,13 +228,18 @@ def local_entropy_typical(
 
 
 def local_entropy_large_deviation(
-    alpha, distances, kappa=0.0, model="perceptron-binary", progress=False
+    alpha, distances, kappa=0.0, model="perceptron-binary", progress=False, k=None
 ) -> LocalEntropyCurve:
     """Maximal local entropy at distance ``d`` (RS, ``y -> inf``, free centre).
 
     ``S_LD(d) = (1/N) E max_W~ ln #{solutions at distance d from W~}``; see
     :mod:`wfm.theory.large_deviation` for the equations, the domain (``rhat >= 0``)
     and the solver (Newton with analytic Jacobian, continuation in ``ln d``).
+    Tree machines (``model="committee-tree"`` or ``"parity"``, binary weights,
+    ``kappa = 0``): ``k`` hidden units, odd ``<= 5`` for the committee, ``<= 5`` for
+    parity, or ``math.inf`` (committee: Gaussian output field; parity:
+    ``H2(d) - alpha ln 2`` in closed form); energetic term and its accuracy in
+    :mod:`wfm.theory.machines_ld` (seconds per distance).
 
     Returns
     -------
@@ -232,19 +252,64 @@ def local_entropy_large_deviation(
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
     kappa = _check_real("kappa", kappa)
-    _check_model(model, ("perceptron-binary",))
+    _check_model(model, ("perceptron-binary", *BINARY_MACHINES))
+    _check_machine_args(model, kappa, k)
     d = _check_distances(distances)
+    if model in BINARY_MACHINES:
+        if model == "parity" and math.isinf(check_k(model, k)):
+            return _parity_large_k(alpha, d, "large-deviation")
+        energy = machine_energetic(model, k)  # validates k first (cheap)
+        _check_below_capacity(alpha, model, k)
+        curve = ld_binary_curve(alpha, d, energy, progress=progress)
+        return replace(curve, reference={**curve.reference, "k": float(k)})
     return ld_binary_curve(alpha, d, kappa, progress=progress)
 
 
-def local_entropy_teacher(alpha, distances, progress=False) -> LocalEntropyCurve:
-    """Local entropy around the teacher (binary teacher–student perceptron, RS).
+def _check_below_capacity(alpha, model, k):
+    alpha_c = capacity_machine(model, k)
+    if alpha >= alpha_c:
+        raise ValueError(f"alpha must be < the RS capacity {alpha_c:.6g}, got {alpha}")
 
-    See :mod:`wfm.theory.teacher_student`; ``0 < alpha < 1.2447`` (the
-    perfect-generalisation transition).
+
+def _parity_large_k(alpha, d, kind):
+    """``K -> inf`` parity machine: ``S(d) = H2(d) - alpha ln 2`` (every ``d > 0``)."""
+    value = binary_entropy(d) - alpha * np.log(2.0)
+    return LocalEntropyCurve(
+        kind=kind,
+        model="parity",
+        alpha=float(alpha),
+        kappa=0.0,
+        approximation="K -> inf: hidden units decorrelate, P(output) = 1/2",
+        distances=d,
+        local_entropy=value,
+        order_parameters={},
+        converged=np.ones(d.size, bool),
+        residual=np.zeros(d.size),
+        reference={"k": float("inf")},
+    )
+
+
+def local_entropy_teacher(
+    alpha, distances, progress=False, model="perceptron-binary", k=None
+) -> LocalEntropyCurve:
+    """Local entropy around the teacher (binary teacher–student, RS).
+
+    Perceptron: :mod:`wfm.theory.teacher_student`; ``0 < alpha < 1.2447`` (the
+    perfect-generalisation transition).  Tree machines (``model="committee-tree"``
+    or ``"parity"``, ``k`` hidden units: odd for the committee, ``<= 7``, or
+    ``math.inf``): :mod:`wfm.theory.machines_teacher`; the teacher has the
+    machine's architecture and is a typical solution of that ensemble.
     """
     alpha = _check_real("alpha", alpha, lo=0.0)
+    _check_model(model, ("perceptron-binary", *BINARY_MACHINES))
+    _check_machine_args(model, 0.0, k)
     d = _check_distances(distances)
+    if model in BINARY_MACHINES:
+        k = check_k(model, k)
+        if model == "parity" and math.isinf(k):
+            return _parity_large_k(alpha, d, "teacher")
+        kind = "committee" if model == "committee-tree" else "parity"
+        return ts_machine_curve(alpha, d, kind, k, progress=progress)
     return ts_binary_curve(alpha, d, progress=progress)
 
 

@@ -114,6 +114,9 @@ points the down-scan does not reach) up from the small-``d`` degenerate start
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import erfcx, log_ndtr
 
@@ -288,17 +291,71 @@ def _conjugates(q1, dq, alpha, kappa):
     return lq, dh, g, jac
 
 
+# ----------------------------------------------------------- energetic terms
+@dataclass(frozen=True)
+class Energetic:
+    """The model-specific part of the ``y -> inf`` theory (the entropic part is the
+    same for every binary-weight model with one overlap per weight block).
+
+    Attributes
+    ----------
+    model : str
+    kappa : float
+    conjugates : callable
+        ``(q1, dq, alpha) -> (ln q0h, Dh, G_E, J)``, ``J = d(ln q0h, Dh)/d(q1, dq)``
+        (2x2), from ``q0h = 2 alpha dG_E/ddq``, ``Dh = q0h + 2 alpha dG_E/dq1``.
+    gardner : callable
+        ``alpha -> GardnerResult`` (the exact start of the branch at ``d_c``).
+    value : callable
+        ``(q1, dq) -> G_E``.
+    approximation : str
+    tol : float
+        Newton's target residual.
+    converged_tol : float
+        Residual below which a point is reported converged.
+    max_step : float
+        Largest continuation step in ``ln d``.
+    """
+
+    model: str
+    kappa: float
+    conjugates: Callable
+    gardner: Callable
+    value: Callable
+    approximation: str = APPROXIMATION
+    tol: float = _TOL
+    converged_tol: float = _CONVERGED
+    max_step: float = 0.3
+
+
+def perceptron_energetic(kappa=0.0) -> Energetic:
+    """The binary perceptron's energetic term (module docstring)."""
+    return Energetic(
+        model="perceptron-binary",
+        kappa=float(kappa),
+        conjugates=lambda q1, dq, alpha: _conjugates(q1, dq, alpha, kappa),
+        gardner=lambda alpha: gardner_binary(alpha, kappa),
+        value=lambda q1, dq: _energetic(q1, dq, kappa)[0],
+    )
+
+
+def _as_energetic(energy) -> Energetic:
+    """A margin ``kappa`` (the perceptron) or an :class:`Energetic` as it is."""
+    return energy if isinstance(energy, Energetic) else perceptron_energetic(energy)
+
+
 # ------------------------------------------------------------------------- system
-def _system(y, p, alpha, kappa):
+def _system(y, p, alpha, energy):
     """Residual ``F``, Jacobian ``dF/dy`` and the saddle point at ``y``.
 
-    ``y = (ln q0h, Dh, rh)``; ``F = (E m - p, ln q0h' - ln q0h, Dh' - Dh)``.
+    ``y = (ln q0h, Dh, rh)``; ``F = (E m - p, ln q0h' - ln q0h, Dh' - Dh)``;
+    ``energy``: a margin ``kappa`` (perceptron) or an :class:`Energetic`.
     """
     lq, dh, rh = y
     (p_, q_, d_, em), js = _entropic(lq, dh, rh)
     q1 = q_
     dq = d_ - 1.0 + q_
-    lqn, dhn, g, je = _conjugates(q1, dq, alpha, kappa)
+    lqn, dhn, g, je = _as_energetic(energy).conjugates(q1, dq, alpha)
     f = np.array([p_ - p, lqn - lq, dhn - dh])
     jc = je @ np.vstack([js[1], js[2] + js[1]])  # d(ln q0h', Dh')/d(y)
     jac = np.vstack([js[0], jc])
@@ -310,15 +367,17 @@ def _system(y, p, alpha, kappa):
     return f, jac, info
 
 
-def _newton(y, p, alpha, kappa, tol=_TOL, max_iter=40):
+def _newton(y, p, alpha, energy, tol=None, max_iter=40):
     """Damped Newton; returns ``(y, residual, iterations, info, status)``.
 
     ``status`` is ``"ok"``, ``"fail"`` or ``"degenerate"`` (an iterate went below
     ``ln q0h = _LQ_MIN``: the solution is the ``d -> 0`` degenerate point to machine
     precision, ``S = H2(d)``).
     """
+    energy = _as_energetic(energy)
+    tol = energy.tol if tol is None else tol
     with np.errstate(all="ignore"):
-        f, jac, info = _system(y, p, alpha, kappa)
+        f, jac, info = _system(y, p, alpha, energy)
     res = float(np.max(np.abs(f)))
     if not np.isfinite(res):
         return y, np.inf, 0, info, "fail"
@@ -335,7 +394,7 @@ def _newton(y, p, alpha, kappa, tol=_TOL, max_iter=40):
         for _ in range(8):
             yn = y + lam * dy
             with np.errstate(all="ignore"):
-                fn, jn, infon = _system(yn, p, alpha, kappa)
+                fn, jn, infon = _system(yn, p, alpha, energy)
             rn = float(np.max(np.abs(fn)))
             good = np.isfinite(rn) and np.all(np.isfinite(jn))
             if good and rn < (1 - 1e-4 * lam) * res:
@@ -363,16 +422,17 @@ def ld_functional(p, q1, dq, qh0, dh, rh, alpha, kappa=0.0) -> float:
     z, w = half_line_legendre()
     t = _solve_t(np.sqrt(qh0) * z + rh, dh)
     em = w @ (log_2cosh(t) - 0.5 * dh * np.tanh(t) ** 2)
-    g = _energetic(q1, dq, kappa)[0]
+    g = _as_energetic(kappa).value(q1, dq)
     return float(-rh * p - 0.5 * qh0 * (1.0 - q1 + dq) - 0.5 * dh * q1 + em + alpha * g)
 
 
-def _start_point(alpha, kappa):
+def _start_point(alpha, energy):
     """Exact solution at ``d_c``: ``(d_c, y_c, GardnerResult)``."""
-    g = gardner_binary(alpha, kappa)
+    g = _as_energetic(energy).gardner(alpha)
     z, w = half_line_legendre()
     p_c = float(w @ np.tanh(np.sqrt(g.qhat) * z))
-    return 0.5 * (1.0 - p_c), np.array([np.log(g.qhat), 0.0, 0.0]), g
+    with np.errstate(divide="ignore"):  # qh = 0 (q = 0 branch): no start, d_c = 1/2
+        return 0.5 * (1.0 - p_c), np.array([np.log(g.qhat), 0.0, 0.0]), g
 
 
 def critical_distance(alpha, kappa=0.0) -> float:
@@ -386,7 +446,7 @@ def _tangent(jac, d):
     return -np.linalg.solve(jac, np.array([2.0 * d, 0.0, 0.0]))
 
 
-def _scan(t_start, y_start, jac_start, targets, alpha, kappa, h_max=0.3):
+def _scan(t_start, y_start, jac_start, targets, alpha, energy, h_max=None):
     """Continuation in ``t = ln d`` from ``(t_start, y_start)`` through ``targets``.
 
     ``targets`` (pairs ``(t, key)``) are visited in the given order, which must be
@@ -395,6 +455,7 @@ def _scan(t_start, y_start, jac_start, targets, alpha, kappa, h_max=0.3):
     """
     out = {}
     t, y, jac = t_start, y_start, jac_start
+    h_max = _as_energetic(energy).max_step if h_max is None else h_max
     h = h_max
     for tt, key in targets:
         sign = 1.0 if tt > t else -1.0
@@ -406,7 +467,7 @@ def _scan(t_start, y_start, jac_start, targets, alpha, kappa, h_max=0.3):
             except np.linalg.LinAlgError:
                 y_pred = y
             yn, res, it, info, status = _newton(
-                y_pred, 1.0 - 2.0 * np.exp(tn), alpha, kappa, max_iter=12
+                y_pred, 1.0 - 2.0 * np.exp(tn), alpha, energy, max_iter=12
             )
             if status != "ok":
                 h *= 0.5
@@ -414,14 +475,14 @@ def _scan(t_start, y_start, jac_start, targets, alpha, kappa, h_max=0.3):
                     return out
                 continue
             with np.errstate(all="ignore"):
-                _, jac, _ = _system(yn, 1.0 - 2.0 * np.exp(tn), alpha, kappa)
+                _, jac, _ = _system(yn, 1.0 - 2.0 * np.exp(tn), alpha, energy)
             t, y = tn, yn
             h = min(h * 1.5, h_max) if it <= 4 else (h * 0.7 if it > 8 else h)
         out[key] = (y, res, it, info)
     return out
 
 
-def _small_d_start(d, alpha, kappa):
+def _small_d_start(d, alpha, energy):
     """Newton from the degenerate small-``d`` point ``(lq0, 0, atanh p)``.
 
     Returns ``("ok", (y, residual, iters, info, jac))``, ``("degenerate", None)`` or
@@ -431,11 +492,11 @@ def _small_d_start(d, alpha, kappa):
     degenerate = False
     for lq0 in (-30.0, -80.0, -10.0):
         y, res, it, info, status = _newton(
-            np.array([lq0, 0.0, np.arctanh(p)]), p, alpha, kappa, max_iter=60
+            np.array([lq0, 0.0, np.arctanh(p)]), p, alpha, energy, max_iter=60
         )
         if status == "ok":
             with np.errstate(all="ignore"):
-                _, jac, _ = _system(y, p, alpha, kappa)
+                _, jac, _ = _system(y, p, alpha, energy)
             return "ok", (y, res, it, info, jac)
         degenerate = degenerate or status == "degenerate"
     return ("degenerate" if degenerate else "fail"), None
@@ -452,7 +513,10 @@ def ld_binary_curve(
 
     Parameters
     ----------
-    alpha, kappa : float
+    alpha : float
+    kappa : float or Energetic
+        Margin of the binary perceptron, or the energetic term of another model
+        (:class:`Energetic`, e.g. :func:`wfm.theory.machines_ld.machine_energetic`).
     distances : array_like
         Distances in ``(0, 1/2)``, any order.
     progress : bool
@@ -480,6 +544,7 @@ def ld_binary_curve(
     distances = np.asarray(distances, dtype=float)
     n = distances.size
     out = {k: np.full(n, np.nan) for k in (*_KEYS, "value", "residual", "regime")}
+    energy = kappa = _as_energetic(kappa)  # built once for the whole curve
     d_c, y_c, g = _start_point(alpha, kappa)
 
     sat = distances >= d_c
@@ -490,7 +555,9 @@ def ld_binary_curve(
     below = np.unique(distances[~sat])  # ascending
     solved = {}
     bar = tqdm(total=below.size, disable=not progress, desc="large deviation", unit="d")
-    if below.size and path in ("auto", "down"):
+    # no down-scan from a q = 0 Gardner point (qh = 0, d_c = 1/2: binary parity
+    # machines below their q > 0 branch); the up-scan covers those curves
+    if below.size and path in ("auto", "down") and g.qhat > 0:
         with np.errstate(all="ignore"):
             _, jac_c, _ = _system(y_c, 1.0 - 2.0 * d_c, alpha, kappa)
         targets = [(np.log(d), float(d)) for d in below[::-1]]
@@ -536,14 +603,14 @@ def ld_binary_curve(
             out["value"][i] = float(binary_entropy(d))
             out["regime"][i] = 2.0
     converged = (out["regime"] >= 0) & (
-        (out["residual"] < _CONVERGED) | (out["regime"] == 2.0)
+        (out["residual"] < energy.converged_tol) | (out["regime"] == 2.0)
     )
     return LocalEntropyCurve(
         kind="large-deviation",
-        model="perceptron-binary",
+        model=energy.model,
         alpha=float(alpha),
-        kappa=float(kappa),
-        approximation=APPROXIMATION,
+        kappa=energy.kappa,
+        approximation=energy.approximation,
         distances=distances,
         local_entropy=out["value"],
         order_parameters={k: out[k] for k in (*_KEYS, "regime")},
