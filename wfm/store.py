@@ -86,6 +86,7 @@ __all__ = [
     "open_run",
     "partial_path",
     "provenance",
+    "read_attrs",
     "validate_run",
 ]
 
@@ -1434,6 +1435,36 @@ def open_run(path) -> Run:
         read later turns out damaged).
     """
     return Run(path)
+
+
+def read_attrs(path) -> dict:
+    """The attributes of the root and of every group, reading no dataset.
+
+    One open of the file; what a catalog of thousands of runs needs.
+
+    Returns
+    -------
+    dict
+        ``{"/": root attrs, "/solution": ..., "/trace": ..., "/local_entropy/x":
+        ...}`` with plain Python values (bytes decoded, arrays as lists).
+
+    Raises
+    ------
+    RunFileError
+        As :func:`open_run`.
+    """
+    import h5py
+
+    path = Path(path)
+    with _open_h5(path) as f, _reading(path, "the attributes"):
+        out = {"/": {k: _plain(v) for k, v in f.attrs.items()}}
+
+        def visit(key, obj):
+            if isinstance(obj, h5py.Group):
+                out["/" + key] = {k: _plain(v) for k, v in obj.attrs.items()}
+
+        f.visititems(visit)
+    return out
 
 
 def validate_run(path, *, require_complete: bool = True) -> None:
