@@ -386,10 +386,18 @@ def _flat(config, prefix=""):
     return out
 
 
+class _Unset:
+    def __repr__(self):
+        return "(unset)"
+
+
+_UNSET = _Unset()
+
+
 def _first_difference(old, new):
     a, b = _flat(old), _flat(new)
     for key in sorted(set(a) | set(b)):
-        there, here = a.get(key, "(unset)"), b.get(key, "(unset)")
+        there, here = a.get(key, _UNSET), b.get(key, _UNSET)
         if there != here:
             return f"{key} = {there!r} there, {here!r} here"
     return "the template differs"  # pragma: no cover
@@ -513,7 +521,7 @@ def _watch_parent(parent_pid):
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(KILL_GRACE_S)
                 os._exit(1)
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     threading.Thread(target=watch, daemon=True).start()
 
@@ -538,6 +546,10 @@ def _worker_main(conn, parent_pid, threads):
     _watch_parent(parent_pid)
     while True:
         try:
+            if not conn.poll(0.2):
+                if os.getppid() != parent_pid:
+                    return  # the sweep died: nobody will send work
+                continue
             task = conn.recv()
         except (EOFError, OSError):
             return
