@@ -1199,7 +1199,7 @@ def parse_where(text: str) -> list[tuple[str, str, object]]:
     clauses = []
     for part in re.split(r"\s+and\s+|,", text.strip()):
         m = _WHERE.match(part)
-        if not m:
+        if not m or m.group(3)[0] in "=<>!":
             raise ConfigError(
                 f"where clause {part.strip()!r} must look like COLUMN OP VALUE with "
                 "OP one of == != >= <= > < (clauses joined by 'and')"
@@ -1232,6 +1232,25 @@ def _resolve_column(records, name):
     raise ConfigError(f"{name} is ambiguous; use one of {', '.join(matches)}")
 
 
+def _is_number(v):
+    return isinstance(v, (int, float, np.number))
+
+
+def _check_comparable(records, col, op, value):
+    """A text value against a numeric column (or the reverse) is a typo, not a
+    filter that matches nothing."""
+    present = [r[col] for r in records if r.get(col) is not None]
+    if not present:
+        return
+    numeric = all(_is_number(v) for v in present)
+    textual = all(isinstance(v, str) for v in present)
+    if (numeric and not _is_number(value)) or (textual and not isinstance(value, str)):
+        kind = "numbers" if numeric else "text"
+        raise ConfigError(
+            f"where {col} {op} {value!r}: the column holds {kind}, the value does not"
+        )
+
+
 def filter_records(records, where) -> list[dict]:
     """Records matching every clause of ``where`` (a string or a list of strings).
     A record without the column, or with a value of another type, does not match."""
@@ -1239,6 +1258,8 @@ def filter_records(records, where) -> list[dict]:
     for w in [where] if isinstance(where, str) else list(where or []):
         clauses += parse_where(w)
     resolved = [(_resolve_column(records, c), op, v) for c, op, v in clauses]
+    for col, op, value in resolved:
+        _check_comparable(records, col, op, value)
     out = []
     for r in records:
         ok = True
