@@ -170,3 +170,25 @@ def test_sweep_measure_local_entropy(tmp_path, capsys):
     assert [r["local_entropy.solution.method"] for r in rows] == ["bp", "bp"]
     with pytest.raises(wfm.ConfigError, match="measure must be one of local-entropy"):
         wfm.sweep_measure("hessian", paths)
+
+
+@pytest.mark.filterwarnings("ignore::wfm.BPNotConvergedWarning")
+def test_catalog_cache_reads_only_changed_files(tmp_path, monkeypatch):
+    sweep_helpers.register(monkeypatch.setitem)
+    plan = sw.load_plan(
+        None, ["alpha=0.3"], "0:3", ["n=21", f"learner.name={sweep_helpers.NAME}"]
+    )
+    sw.sweep(plan, tmp_path, jobs=1)
+    first = sw.catalog_records(tmp_path)
+    assert (tmp_path / sw.CATALOG_CACHE).exists()
+    opened = []
+    real = sw._record
+    monkeypatch.setattr(sw, "_record", lambda p: opened.append(p.name) or real(p))
+    assert sw.catalog_records(tmp_path) == first and opened == []
+    changed = sorted(tmp_path.glob("*.h5"))[1]
+    wfm.local_entropy_of_run(changed, allow_errors=True, distances=[0.1])
+    again = sw.catalog_records(tmp_path)
+    assert opened == [changed.name]
+    assert again[1]["local_entropy.solution.reference_train_errors"] > 0
+    assert again[0] == first[0] and again[2] == first[2]
+    assert sw.catalog_records(tmp_path, cache=False) == again

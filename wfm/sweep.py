@@ -75,6 +75,7 @@ __all__ = [
     "SweepResult",
     "aggregate",
     "catalog",
+    "CATALOG_CACHE",
     "catalog_records",
     "filter_records",
     "load_plan",
@@ -324,7 +325,7 @@ def _now():
 
 
 def _write_json_atomic(path: Path, obj):
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with store._io(path, "write"):
         tmp.write_text(json.dumps(obj, indent=1, allow_nan=True) + "\n")
         os.replace(tmp, path)
@@ -1115,8 +1116,12 @@ def sweep_measure(
 
 
 # ----------------------------------------------------------------- catalog
+_ROOT_ATTRS = ("status", "config", "wfm_version", "created", "git_commit",
+               "format_version")  # fmt: skip
+
+
 def _record(path: Path) -> dict:
-    groups = store.read_attrs(path)
+    groups = store.read_attrs(path, root=_ROOT_ATTRS)
     root = groups.get("/", {})
     rec = {"path": str(path), "file": path.name, "status": root.get("status")}
     for key in ("wfm_version", "created", "git_commit", "format_version"):
@@ -1140,21 +1145,14 @@ def _record(path: Path) -> dict:
     return rec
 
 
-def catalog_records(path, pattern: str = "*.h5") -> list[dict]:
-    """One record per run file (``pattern``, default ``*.h5``) of folder ``path``:
-    path, status, provenance, the resolved config flattened (``model.n``,
-    ``data.alpha``, ``learner.dr``, ``seed``, ...), the attributes of
-    ``/solution`` (``solution.solved``, ``solution.wall_time_s``, ...), the trace
-    length and the attributes of measurement groups
-    (``local_entropy.solution.total_entropy``, ...). Each file is opened once and
-    only its attributes are read. Unreadable files give a record with ``status``
-    ``"unreadable"`` and an ``error``.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise RunFileError(f"{folder}: no such folder")
+CATALOG_CACHE = ".wfm-catalog.json"
+_PARALLEL_ABOVE = 200  # files to read before the catalog uses worker processes
+
+
+def _records_of(paths) -> list[dict]:
     out = []
-    for p in sorted(folder.glob(pattern)):
+    for p in paths:
+        p = Path(p)
         try:
             out.append(_record(p))
         except RunFileError as exc:
@@ -1163,10 +1161,87 @@ def catalog_records(path, pattern: str = "*.h5") -> list[dict]:
     return out
 
 
-def catalog(path, pattern: str = "*.h5"):
+def _read_records(paths, jobs) -> list[dict]:
+    if jobs <= 1 or len(paths) < _PARALLEL_ABOVE:
+        return _records_of(paths)
+    chunks = [paths[i::jobs] for i in range(jobs)]
+    with _mp_context().Pool(jobs) as pool:
+        parts = pool.map(_records_of, chunks)
+    by_path = {r["path"]: r for part in parts for r in part}
+    return [by_path[str(p)] for p in paths]
+
+
+def _load_cache(folder: Path) -> dict:
+    try:
+        cache = json.loads((folder / CATALOG_CACHE).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(cache, dict) or cache.get("wfm_version") != __version__:
+        return {}  # a new wfm may read more columns
+    return cache.get("files", {})
+
+
+def catalog_records(
+    path, pattern: str = "*.h5", *, jobs: int | None = None, cache: bool = True
+) -> list[dict]:
+    """One record per run file (``pattern``, default ``*.h5``) of folder ``path``.
+
+    A record holds path, status, provenance, the resolved config flattened
+    (``model.n``, ``data.alpha``, ``learner.dr``, ``seed``, ...), the attributes
+    of ``/solution`` (``solution.solved``, ``solution.wall_time_s``, ...), the
+    trace length and the attributes of measurement groups
+    (``local_entropy.solution.total_entropy``, ...). Each file is opened once and
+    only attributes are read (:func:`wfm.store.read_attrs`); unreadable files give
+    a record with status ``"unreadable"`` and an ``error``.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder.
+    pattern : str
+    jobs : int, optional
+        Processes reading files (default one per core; only above 200 files).
+    cache : bool
+        Keep the records in ``path/.wfm-catalog.json`` keyed by file name, size
+        and modification time: a file that did not change is not opened again.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise RunFileError(f"{folder}: no such folder")
+    jobs = _default_jobs() if jobs is None else int(jobs)
+    paths = sorted(folder.glob(pattern))
+    cached = _load_cache(folder) if cache else {}
+    stats, todo, records = {}, [], {}
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        stats[p.name] = [st.st_size, st.st_mtime_ns]
+        hit = cached.get(p.name)
+        if hit is not None and hit.get("stat") == stats[p.name]:
+            records[p.name] = {**hit["record"], "path": str(p)}
+        else:
+            todo.append(p)
+    for rec in _read_records(todo, jobs):
+        records[Path(rec["path"]).name] = rec
+    if cache and todo:
+        files = {
+            name: {"stat": stats[name], "record": rec}
+            for name, rec in records.items()
+            if name in stats and rec.get("status") == "complete"
+        }
+        with contextlib.suppress(OSError, RunFileError):
+            _write_json_atomic(
+                folder / CATALOG_CACHE, {"wfm_version": __version__, "files": files}
+            )
+    return [records[p.name] for p in paths if p.name in records]
+
+
+def catalog(path, pattern: str = "*.h5", **kwargs):
     """:func:`catalog_records` as a pandas DataFrame when pandas is installed, else
     the list of records."""
-    records = catalog_records(path, pattern)
+    records = catalog_records(path, pattern, **kwargs)
     try:
         import pandas as pd
     except ImportError:
