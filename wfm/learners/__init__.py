@@ -45,7 +45,7 @@ __all__ = [
 
 def learn(
     name, patterns, labels, *, model=None, k=1, kappa=0.0, params=None, seed=0,
-    trace=None, progress=False,
+    trace=None, progress=False, external_field=None,
 ):  # fmt: skip
     """Run learner ``name`` on arrays, without a run file.
 
@@ -64,6 +64,9 @@ def learn(
     trace : callable, optional
         Receives every trace record.
     progress : bool
+    external_field : array_like, optional
+        Fields added to the weights' total fields (``lambda W~`` keeps the solution
+        near ``W~``); see :class:`Problem`. fBP only.
 
     Returns
     -------
@@ -77,8 +80,11 @@ def learn(
     info.check_learner(name)
     entry = get_learner(name)
     resolved = entry.resolve(dict(params or {}), info)
+    if external_field is not None and not entry.external_field:
+        raise ValueError(f"learner {name!r} does not take an external_field")
     problem = Problem(
-        np.asarray(patterns), np.asarray(labels), info.architecture(k), float(kappa)
-    )
+        np.asarray(patterns), np.asarray(labels), info.architecture(k), float(kappa),
+        None if external_field is None else np.asarray(external_field, np.float64),
+    )  # fmt: skip
     ctx = RunContext(seed=seed, trace_sink=trace, progress=progress)
     return entry.load().learn(problem, resolved, ctx)

@@ -37,12 +37,18 @@ class Problem:
     arch : Architecture
     kappa : float
         Margin of the stabilities (0 for machines).
+    external_field : ndarray, optional
+        Fields ``h_i`` added to every weight's total field (shape of the weights),
+        e.g. ``lambda W~`` to stay near a reference ``W~``: the local-entropy
+        coupling of [P1] eq. 4, used for constrained (incremental) learning. Only
+        learners that declare ``external_field`` in the registry read it (fbp).
     """
 
     patterns: np.ndarray
     labels: np.ndarray
     arch: Architecture = field(default_factory=Architecture)
     kappa: float = 0.0
+    external_field: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:

@@ -51,6 +51,8 @@ class LearnerInfo:
     bytes_per_edge : int
         Memory per (pattern, weight) pair of the learner's state (BP: 17, two float64
         messages and an int8 signed pattern); runs that cannot fit are refused.
+    external_field : bool
+        Honours :attr:`Problem.external_field` (fields added to the weights).
     """
 
     name: str
@@ -62,6 +64,7 @@ class LearnerInfo:
     trace_fields: dict = field(default_factory=dict)
     cross_check: Callable | None = None
     bytes_per_edge: int = 0
+    external_field: bool = False
 
     def load(self):
         """The learner's module (imports numba and its kernels)."""
@@ -283,6 +286,7 @@ register(
         },
         cross_check=_fbp_cross_check,
         bytes_per_edge=17,
+        external_field=True,
     )
 )
 
