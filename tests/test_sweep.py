@@ -244,7 +244,7 @@ def _no_locks(folder):
     return not list(Path(folder).glob("*.lock"))
 
 
-@pytest.mark.parametrize("how", ["sigkill-parent", "ctrl-c"])
+@pytest.mark.parametrize("how", ["sigkill-parent", "ctrl-c", "sigterm-parent"])
 def test_sweep_killed_then_rerun_finishes_exactly_once(tmp_path, fake, how):
     ref = tmp_path / "ref"
     sw.sweep(plan(sleep=0.05, max_sweeps=30), ref, jobs=2)
@@ -258,8 +258,12 @@ def test_sweep_killed_then_rerun_finishes_exactly_once(tmp_path, fake, how):
     if how == "sigkill-parent":
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    else:  # Ctrl-C in a terminal: SIGINT to the whole process group
+    elif how == "ctrl-c":  # in a terminal: SIGINT to the whole process group
         os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+    else:  # SIGTERM to the sweep alone: it stops its workers like Ctrl-C
+        os.kill(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
     # orphaned workers checkpoint and stop by themselves (they watch their parent)
@@ -373,4 +377,13 @@ def test_folder_of_runs_without_manifest_is_refused(tmp_path, capsys, fake):
     code, o, e = run_cli(capsys, "sweep", "--grid", "alpha=0.3", "--out",
                          str(tmp_path), "--quiet",
                          *sets())  # fmt: skip
-    assert_one_line_exit_2(code, o, e, "holds run files (x.h5, ...) but no sweep.json")
+    assert_one_line_exit_2(code, o, e, "holds run files that are not points of this "
+                           "sweep (x.h5, ...) and no sweep.json")  # fmt: skip
+
+
+def test_runs_of_this_sweep_without_manifest_are_adopted(tmp_path, fake):
+    sw.sweep(plan(seeds="0:1"), tmp_path / "a", jobs=1)
+    (tmp_path / "a" / sw.MANIFEST).unlink()
+    r = sw.sweep(plan(seeds="0:2"), tmp_path / "a", jobs=1)
+    assert (r.skipped, r.ran) == (2, 2)
+    assert_clean_and_complete(tmp_path / "a", 4)

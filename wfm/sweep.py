@@ -347,16 +347,19 @@ def _read_manifest(out: Path):
     return manifest
 
 
-def _check_folder(out: Path, head: dict, manifest):
-    """Refuse a folder holding the runs of another sweep (ConfigError)."""
+def _check_folder(out: Path, head: dict, manifest, names):
+    """Refuse a folder holding the runs of another sweep (ConfigError). Without a
+    manifest, run files are adopted only if each is a point of this sweep."""
     if out.exists() and not out.is_dir():
         raise RunFileError(f"{out} is not a folder; choose another --out")
     if manifest is None:
         stray = sorted(p.name for p in out.glob("*.h5")) if out.is_dir() else []
+        stray = [s for s in stray if s not in names]
         if stray:
             raise ConfigError(
-                f"{out} holds run files ({stray[0]}, ...) but no {MANIFEST}: "
-                "choose an empty or new --out folder"
+                f"{out} holds run files that are not points of this sweep "
+                f"({stray[0]}, ...) and no {MANIFEST}: choose an empty or new --out "
+                "folder"
             )
         return
     if _canonical(manifest.get("template")) != _canonical(head["template"]):
@@ -543,6 +546,7 @@ def _worker_main(conn, parent_pid, threads):
     # Ctrl-C reaches the whole process group: a running point checkpoints (the
     # API's handler); an idle worker ignores it and waits for the parent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the sweep's handler
     _limit_threads(threads)
     _watch_parent(parent_pid)
     while True:
@@ -881,6 +885,24 @@ def _executor(scheduler, jobs, connect_timeout):
             cluster.close()
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM stops the sweep like Ctrl-C (running points checkpoint, the manifest
+    is written); only in the main thread, where signal handlers live."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _execute(tasks, *, client, out, jobs, timeout, transfer, progress, what,
              on_done, total, initial):  # fmt: skip
     bar = _Progress(total, initial, progress, what)
@@ -891,10 +913,11 @@ def _execute(tasks, *, client, out, jobs, timeout, transfer, progress, what,
         bar.end(result.get("status") == "complete")
 
     try:
-        if client is None:
-            _run_local(tasks, jobs, timeout, lambda key: bar.start(), done)
-        else:
-            _run_dask(tasks, client, lambda key: bar.start(), done, out, transfer)
+        with _stop_on_sigterm():
+            if client is None:
+                _run_local(tasks, jobs, timeout, lambda key: bar.start(), done)
+            else:
+                _run_dask(tasks, client, lambda key: bar.start(), done, out, transfer)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -955,7 +978,7 @@ def sweep(
     out = Path(out)
     head = plan.manifest_head()
     manifest = _read_manifest(out)
-    _check_folder(out, head, manifest)
+    _check_folder(out, head, manifest, {point_name(s) for *_, s in plan.points})
     # connect first: a scheduler that does not answer leaves nothing written
     with _executor(scheduler, jobs, connect_timeout) as client:
         return _sweep(plan, out, head, manifest, client, jobs, timeout, transfer,
