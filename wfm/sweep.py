@@ -99,12 +99,8 @@ _MAX_POINTS = 10**6
 
 
 # ------------------------------------------------------------------ grids
-def _range_values(key, text, a, b, step):
-    try:
-        start, stop, inc = (parse_value(x.strip()) for x in (a, b, step))
-    except ValueError:  # pragma: no cover - parse_value falls back to str
-        start = stop = inc = None
-    nums = (start, stop, inc)
+def _range_values(text, a, b, step):
+    start, stop, inc = nums = tuple(parse_value(x.strip()) for x in (a, b, step))
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
         raise ConfigError(f"grid {text!r}: a range needs numbers, key=start:stop:step")
     if not inc > 0:
@@ -156,7 +152,7 @@ def parse_grid(item) -> tuple[str, tuple]:
         raw = raw.strip()
         parts = raw.split(":")
         if len(parts) == 3 and "," not in raw:
-            values = _range_values(key, text, *parts)
+            values = _range_values(text, *parts)
         elif len(parts) != 1:
             raise ConfigError(
                 f"grid {text!r}: a range is start:stop:step (three numbers)"
