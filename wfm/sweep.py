@@ -1047,6 +1047,9 @@ def _sweep(plan, out, head, manifest, client, jobs, timeout, transfer,
     )  # fmt: skip
     state["updated"] = _now()
     _write_json_atomic(out / MANIFEST, state)
+    if not result.interrupted:  # warm the catalog cache: `wfm table` is then instant
+        with contextlib.suppress(RunFileError, OSError):
+            catalog_records(out, jobs=jobs)
     result.solved = sum(
         1 for e in entries.values() if e["status"] == "complete" and e.get("solved")
     )
