@@ -124,9 +124,22 @@ def default_out_path(spec: RunSpec) -> Path:
 
 
 def train_errors(model, weights, patterns, labels) -> int:
-    """Training errors by the numpy reference of ``model`` (a ModelSpec)."""
-    return int(
-        model.info.train_errors(weights, patterns, labels, model.arch, model.kappa)
+    """Training errors by the numpy reference of ``model`` (a ModelSpec); a pattern
+    storage (``data.kind = "hashed"``) is read in blocks of rows."""
+    if isinstance(patterns, np.ndarray):
+        return int(
+            model.info.train_errors(weights, patterns, labels, model.arch, model.kappa)
+        )
+    p, n = patterns.shape
+    rows = max(1, (1 << 26) // max(n, 1))  # 64 MiB of int8 at a time
+    return sum(
+        int(
+            model.info.train_errors(
+                weights, patterns.row_block(a, min(a + rows, p)),
+                labels[a : a + rows], model.arch, model.kappa,
+            )
+        )  # fmt: skip
+        for a in range(0, p, rows)
     )
 
 
@@ -163,7 +176,10 @@ def _data_arrays(spec, dataset):
         "alpha_counts": spec.model.info.alpha_counts,
     }
     arrays = {}
-    if spec.data.store_data:
+    if spec.data.kind == "hashed":  # regenerated from the seed; nothing N·P stored
+        attrs["stored"] = False
+        attrs["pattern_key"] = str(dataset.patterns.seed)
+    elif spec.data.store_data:
         arrays = {"patterns": dataset.patterns, "labels": dataset.labels}
         if dataset.teacher is not None:
             arrays["teacher"] = dataset.teacher
@@ -251,9 +267,10 @@ def run(
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
     info = spec.learner.info
-    from wfm.backends import check_devices
+    from wfm.backends import check_devices, families_for
 
-    check_devices(spec.device, info.kernels, f"learner {info.name!r}")
+    families = families_for(info.kernels, spec.model.arch)
+    check_devices(spec.device, families, f"learner {info.name!r} on {spec.model.name}")
     _check_memory(spec)
     out = Path(out) if out is not None else default_out_path(spec)
     writer = store.RunWriter(
@@ -357,7 +374,7 @@ def _check_memory(spec):
     import os
 
     p, n = spec.n_patterns, spec.model.n_weights
-    pattern_bytes = 1 if spec.data.kind in ("random", "teacher") else 4
+    pattern_bytes = {"random": 1, "teacher": 1, "hashed": 0}.get(spec.data.kind, 4)
     need = p * spec.model.n * pattern_bytes * 2  # generated + stored copy
     need += p * n * spec.learner.info.bytes_per_edge + 64 * (p + n)
     try:
@@ -384,6 +401,7 @@ def local_entropy_of_run(
     lambdas=None,
     progress: bool = False,
     allow_errors: bool = False,
+    device: str = "cpu",
     **bp_params,
 ):
     """Measure the local entropy of a stored run's reference and append the curve.
@@ -392,12 +410,14 @@ def local_entropy_of_run(
     ----------
     path : path-like
         A complete run file.
-    method : {"bp", "exact"}
+    method : {"bp", "exact", "amp"}
+        ``amp``: the BP scan in AMP form (binary perceptron; large N, and runs
+        with ``data.kind = "hashed"``).
     reference : {"solution", "teacher"}
         The learner's solution, or the teacher of teacher–student data.
     name : str, optional
-        Group name under ``/local_entropy/`` (default: the reference, ``_exact``
-        appended for the exact method).
+        Group name under ``/local_entropy/`` (default: the reference, ``_exact`` or
+        ``_amp`` appended for those methods).
     distances, lambdas : array_like, optional
         See :func:`wfm.measures.local_entropy.local_entropy`.
     progress : bool
@@ -405,6 +425,8 @@ def local_entropy_of_run(
         Measure a reference with training errors (refused otherwise: it is no
         solution, and its "local entropy" is not the paper's quantity). The curve is
         marked (``reference_train_errors``) and plots flag it.
+    device : {"cpu", "cuda"}
+        Where the kernels of the measure run.
     **bp_params
         BP settings of the measure.
 
@@ -439,7 +461,15 @@ def local_entropy_of_run(
             )
     else:
         ref = run.weights
-    errors = train_errors(spec.model, ref, run.patterns, run.labels)
+    from wfm.backends import check_devices, families_for
+    from wfm.measures.local_entropy import METHOD_KERNELS
+
+    families = families_for((METHOD_KERNELS[method],), spec.model.arch)
+    check_devices(device, families, f"local-entropy method {method!r}")
+    patterns = run.patterns
+    if method != "amp" and not isinstance(patterns, np.ndarray):
+        patterns = patterns.to_int8()  # hashed data, measured by BP: materialise
+    errors = train_errors(spec.model, ref, patterns, run.labels)
     if errors and not allow_errors:
         raise ConfigError(
             f"the {reference} of {path} has {errors} training errors: it is not a "
@@ -448,14 +478,14 @@ def local_entropy_of_run(
         )
     try:
         result = local_entropy(
-            run.patterns, run.labels, ref, arch=spec.model.arch,
+            patterns, run.labels, ref, arch=spec.model.arch,
             kappa=spec.model.kappa, method=method, distances=distances,
             lambdas=lambdas, rng=stream(spec.seed, "local_entropy"),
-            progress=progress, **bp_params,
+            progress=progress, device=device, **bp_params,
         )  # fmt: skip
     except ValueError as exc:  # measures validate their input with ValueError
         raise ConfigError(str(exc)) from None
-    name = name or (reference if method == "bp" else f"{reference}_exact")
+    name = name or (reference if method == "bp" else f"{reference}_{method}")
     group = f"/local_entropy/{name}"
     attrs = {
         **result.attrs(),
@@ -626,18 +656,22 @@ def quickstart(out_dir="wfm-out", *, progress=False, force=True) -> dict:
 
 
 # -------------------------------------------------------------------- bench
-def benchmark(kernel: str, **options) -> tuple[dict, str]:
-    """Run benchmark ``kernel`` of :mod:`wfm.bench`; returns (result, text table)."""
+def benchmark(kernel: str, device: str = "cpu", **options) -> tuple[dict, str]:
+    """Run benchmark ``kernel`` of :mod:`wfm.bench` on ``device``; returns (result,
+    text table). ``device="cuda"``: the GPU kernels against the CPU's, one run."""
     import importlib
 
-    _bench = importlib.import_module("wfm.bench")
+    from wfm.backends import check_devices
 
-    if kernel not in _bench.BENCHMARKS:
+    check_devices(device, (), "wfm bench")
+    _bench = importlib.import_module("wfm.bench")
+    table = _bench.CUDA_BENCHMARKS if device == "cuda" else _bench.BENCHMARKS
+    if kernel not in table:
         raise ConfigError(
-            f"bench kernel must be one of {', '.join(_bench.BENCHMARKS)}; "
+            f"bench kernel on {device} must be one of {', '.join(table)}; "
             f"got {kernel!r}"
         )
-    fn, fmt = _bench.BENCHMARKS[kernel]
+    fn, fmt = table[kernel]
     try:
         result = fn(**options)
     except ValueError as exc:

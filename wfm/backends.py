@@ -26,6 +26,7 @@ __all__ = [
     "check_devices",
     "cuda_usable",
     "default_shards",
+    "families_for",
     "kernels",
 ]
 
@@ -33,10 +34,10 @@ DEVICES = ("cpu", "cuda")
 
 #: family -> device -> module implementing it
 KERNEL_FAMILIES: dict[str, dict[str, str]] = {
-    "bp": {"cpu": "wfm.kernels.bp"},
+    "bp": {"cpu": "wfm.kernels.bp", "cuda": "wfm.kernels.bp_cuda"},
     "bp_machine": {"cpu": "wfm.kernels.bp_committee"},
-    "enumerate": {"cpu": "wfm.kernels.enumerate"},
-    "amp": {"cpu": "wfm.kernels.amp"},
+    "enumerate": {"cpu": "wfm.kernels.enumerate", "cuda": "wfm.kernels.enumerate_cuda"},
+    "amp": {"cpu": "wfm.kernels.amp", "cuda": "wfm.kernels.amp_cuda"},
     "sgd": {"cpu": "wfm.kernels.sgd"},
 }
 
@@ -100,6 +101,13 @@ def check_devices(device: str, families, what: str) -> None:
             f"{what} has no {device} kernels yet (kernel family {missing[0]!r} runs "
             f'on: {have}); use device = "cpu"'
         )
+
+
+def families_for(families, arch) -> tuple[str, ...]:
+    """The kernel families a learner declaring ``families`` runs on network ``arch``:
+    BP on a network with hidden units is the machine family ``"bp_machine"``."""
+    hidden = bool(getattr(arch, "hidden", False))
+    return tuple("bp_machine" if f == "bp" and hidden else f for f in families)
 
 
 def kernels(family: str, device: str = "cpu"):

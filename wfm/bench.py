@@ -213,3 +213,122 @@ BENCHMARKS = {
     "amp": (bench_amp, format_amp),
     "sgd": (bench_sgd, format_sgd),
 }
+
+
+# ------------------------------------------------------------------ on the GPU
+def bench_amp_cuda(n=100001, alpha=0.7, sweeps=None, shards=None, seed=0):
+    """AMP iterations/s on the GPU per storage and dtype, bytes moved against the
+    device's copy bandwidth, the CPU kernel in the same run
+    (:func:`wfm.kernels.amp_cuda.bench_amp`)."""
+    from wfm.kernels.amp_cuda import bench_amp as _bench
+
+    if n < 1 or not alpha > 0:
+        raise ValueError("needs n >= 1, alpha > 0")
+    out = _bench(n, alpha, seed=seed, reference=n * alpha * n * 8 < 2**31)
+    out["kernel"] = "amp"
+    return out
+
+
+def format_amp_cuda(result: dict) -> str:
+    """Human table of :func:`bench_amp_cuda`."""
+    lines = [
+        f"AMP iteration on {result['gpu']}, binary perceptron N={result['n']} "
+        f"P={result['p']}; device copy {result['device_copy_bandwidth_GBs']:.0f} GB/s, "
+        f"host copy {result['copy_bandwidth_GBs']:.1f} GB/s",
+        f"{'device':<6} {'storage':<22} {'dtype':<8} {'iter/s':>10} {'MB/iter':>9} "
+        f"{'GB/s':>8}",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['device']:<6} {r['storage']:<22} {r.get('dtype', ''):<8} "
+            f"{r['iters_per_s']:>10.1f} {r['bytes_per_iter'] / 1e6:>9.2f} "
+            f"{r['GBs']:>8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def bench_bp_cuda(n=10001, alpha=0.6, sweeps=20, shards=None, seed=0):
+    """Edge updates/s of the GPU BP sweep (parallel schedule) against the CPU sweep
+    with the same schedule (``shards = P``) and with 2 shards, in one run."""
+    from wfm.kernels import bp_cuda
+    from wfm.kernels.bp import bp_sweep
+
+    if n < 1 or sweeps < 1 or not alpha > 0:
+        raise ValueError("needs n >= 1, sweeps >= 1, alpha > 0")
+    s, u0, perm = _instance(n, alpha, seed)
+    p = s.shape[0]
+    sd, ud, td = bp_cuda.to_device_messages(s, u0, np.tanh(u0))
+    U, ext, f = u0.sum(axis=0), np.zeros(n), np.zeros(n)
+
+    def gpu_sweep():
+        bp_cuda.bp_sweep(sd, ud, td, U, ext, f, perm)
+
+    gpu_sweep()
+    t0 = time.perf_counter()
+    for _ in range(sweeps):
+        gpu_sweep()
+    seconds = {"cuda": (time.perf_counter() - t0) / sweeps}
+    cpu_sweeps = max(2, sweeps // 10)
+    seconds["cpu_parallel_schedule"] = _time_sweeps(
+        bp_sweep, s, u0, perm, cpu_sweeps, shards=p, parallel=True
+    )
+    seconds[f"cpu_{DEFAULT_SHARDS}shards"] = _time_sweeps(
+        bp_sweep, s, u0, perm, cpu_sweeps, shards=DEFAULT_SHARDS, parallel=True
+    )
+    rates = {k: n * p / v for k, v in seconds.items()}
+    return {
+        "kernel": "bp", "device": "cuda", "n": n, "p": p, "sweeps": sweeps,
+        "seconds_per_sweep": seconds, "edge_updates_per_s": rates,
+        "ratio_to_cpu": {k: v / rates[f"cpu_{DEFAULT_SHARDS}shards"]
+                         for k, v in rates.items()},
+    }  # fmt: skip
+
+
+def format_bp_cuda(result: dict) -> str:
+    lines = [f"BP sweep, binary perceptron N={result['n']} P={result['p']}"]
+    for k, v in result["edge_updates_per_s"].items():
+        lines.append(f"  {k:<24} {v:.3e} edge updates/s")
+    return "\n".join(lines)
+
+
+def bench_enumerate_cuda(n_inputs=30, n_patterns=10, repeats=3, seed=0):
+    """Configurations/s of exact enumeration on the GPU and on the CPU (all
+    threads), same instance, same counts (checked)."""
+    from wfm.kernels import enumerate as ce
+    from wfm.kernels import enumerate_cuda as ge
+
+    rng = np.random.default_rng(seed)
+    xi = rng.choice(np.array([-1, 1], np.int8), (n_patterns, n_inputs))
+    lab, ref = rng.choice([-1, 1], n_patterns), rng.choice([-1, 1], n_inputs)
+    out = {"kernel": "enumerate", "device": "cuda", "n_inputs": n_inputs,
+           "n_patterns": n_patterns}  # fmt: skip
+    counts = {}
+    for name, fn, reps in (("cuda", ge.count_solutions_by_distance, repeats),
+                           ("cpu", ce.count_solutions_by_distance, 1)):  # fmt: skip
+        fn(xi[:, :12], lab, ref[:12])  # compile
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            counts[name] = fn(xi, lab, ref)
+        out[f"{name}_configs_per_s"] = reps * 2.0**n_inputs / (time.perf_counter() - t0)
+    if not np.array_equal(counts["cuda"], counts["cpu"]):
+        raise RuntimeError("cuda and cpu enumeration counts differ")
+    out["n_solutions"] = int(counts["cpu"].sum())
+    out["ratio_to_cpu"] = out["cuda_configs_per_s"] / out["cpu_configs_per_s"]
+    return out
+
+
+def format_enumerate_cuda(result: dict) -> str:
+    return (
+        f"exact enumeration, perceptron N={result['n_inputs']} "
+        f"P={result['n_patterns']}: cuda {result['cuda_configs_per_s']:.3e}, cpu "
+        f"{result['cpu_configs_per_s']:.3e} configs/s (ratio "
+        f"{result['ratio_to_cpu']:.1f}); {result['n_solutions']} solutions"
+    )
+
+
+#: kernel -> (benchmark, formatter) on the GPU (``wfm bench --device cuda``)
+CUDA_BENCHMARKS = {
+    "bp": (bench_bp_cuda, format_bp_cuda),
+    "enumerate": (bench_enumerate_cuda, format_enumerate_cuda),
+    "amp": (bench_amp_cuda, format_amp_cuda),
+}

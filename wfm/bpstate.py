@@ -379,6 +379,11 @@ def new_bp_state(
     state = _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field,
                        init_rng)  # fmt: skip
     state.device = device  # kernels come from wfm.backends for this device
+    if device != "cpu" and not arch.hidden:
+        # messages and signed patterns live on the device (O(N P)); U, ext, f on
+        # the host (O(N), copied each sweep)
+        bpk = kernels("bp", device)
+        state.s, state.u, state.t = bpk.to_device_messages(state.s, state.u, state.t)
     return state
 
 

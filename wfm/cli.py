@@ -173,8 +173,13 @@ def _parser():
     )  # fmt: skip
     p.add_argument("path", metavar="F.h5", help="complete run file")
     p.add_argument(
-        "--method", default="bp", choices=["bp", "exact"], metavar="METHOD",
-        help="bp (Bethe, any N) or exact (enumeration, N <= ~30); default bp",
+        "--method", default="bp", choices=["bp", "exact", "amp"], metavar="METHOD",
+        help="bp (Bethe, any N), exact (enumeration, N <= ~30; ~40 on cuda) or amp "
+        "(the Bethe scan in AMP form: binary perceptron, N up to 10^5); default bp",
+    )  # fmt: skip
+    p.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], metavar="DEVICE",
+        help="where the measure's kernels run: cpu (default) or cuda",
     )  # fmt: skip
     p.add_argument(
         "--reference", default="solution", choices=["solution", "teacher"],
@@ -221,6 +226,10 @@ def _parser():
     p.add_argument(
         "--shards", type=int, metavar="S", help="bp: shards of the parallel sweep"
     )
+    p.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], metavar="DEVICE",
+        help="cpu (default) or cuda: the GPU kernels against the CPU's in one run",
+    )  # fmt: skip
     _sweep_parsers(sub, common)
     return parser
 
@@ -516,7 +525,9 @@ def _cmd_bench(args):
             options = {"n": args.n, "alpha": args.alpha}
         if kernel == "bp":
             options.update(sweeps=args.sweeps, shards=args.shards)
-        results[kernel], text = wfm.benchmark(kernel, **options)
+        if args.device == "cuda" and kernel == "enumerate":
+            options = {}
+        results[kernel], text = wfm.benchmark(kernel, device=args.device, **options)
         texts.append(text)
     _emit(args, results, "\n\n".join(texts))
 
@@ -540,7 +551,7 @@ def _cmd_local_entropy(args):
     group, r = wfm.local_entropy_of_run(
         args.path, method=args.method, reference=args.reference, name=args.name,
         distances=args.distances, progress=not args.quiet,
-        allow_errors=args.allow_errors,
+        allow_errors=args.allow_errors, device=args.device,
     )  # fmt: skip
     result = {"path": args.path, "group": group, "attrs": r.attrs(), **r.to_arrays()}
     _emit(args, result, _format_local_entropy(args.path, group, r))

@@ -59,7 +59,7 @@ __all__ = [
     "parse_value",
 ]
 
-DATA_KINDS = ("random", "gaussian", "teacher")
+DATA_KINDS = ("random", "gaussian", "teacher", "hashed")
 
 MODEL_PARAMS = (
     Param("name", "str", DEFAULT_MODEL, "the architecture", one_of(*model_names())),
@@ -72,8 +72,9 @@ DATA_PARAMS = (
         "kind",
         "str",
         "random",
-        "random ±1 patterns with random labels, Gaussian patterns, or ±1 patterns "
-        "labelled by a random teacher",
+        "random ±1 patterns with random labels, Gaussian patterns, ±1 patterns "
+        "labelled by a random teacher, or random ±1 patterns and labels generated "
+        "on the fly from a key (hashed: nothing N·P stored, for N up to 10^5+)",
         one_of(*DATA_KINDS),
     ),  # fmt: skip
     Param("alpha", "float", 0.6, "load: patterns per weight", greater(0.0)),
@@ -240,7 +241,13 @@ class RunSpec:
                 f"data.kind {self.data.kind!r} does not support model "
                 f"{self.model.name!r}; use one of {kinds}"
             )
-        if self.data.kind in ("random", "teacher"):  # ±1 inputs: no zero field
+        if self.data.kind == "hashed" and not info.pattern_storage:
+            raise ConfigError(
+                f"data.kind 'hashed' needs a learner that reads patterns on the fly "
+                f"(amp); learner {info.name!r} needs them in memory: use data.kind "
+                "'random'"
+            )
+        if self.data.kind in ("random", "teacher", "hashed"):  # ±1: no zero field
             fan_in = self.model.arch.fan_in(self.model.n)
             if fan_in % 2 == 0:
                 what = (

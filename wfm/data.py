@@ -30,8 +30,9 @@ class Dataset:
 
     Attributes
     ----------
-    patterns : ndarray
-        ``(P, N)`` int8 ±1, or float32 for Gaussian patterns.
+    patterns : ndarray or wfm.patterns.HashedPatterns
+        ``(P, N)`` int8 ±1, or float32 for Gaussian patterns; for ``kind="hashed"``
+        a storage that generates its entries on the fly (O(P) memory).
     labels : ndarray
         ``(P,)`` int8 ±1.
     teacher : ndarray or None
@@ -117,12 +118,19 @@ def generate(
     if kind == "gaussian":
         patterns = gaussian_patterns(rng, p, n)
         return Dataset(patterns, random_labels(rng, p))
+    if kind == "hashed":
+        # the instance is a function of one 64-bit key, the data stream's first draw
+        from wfm.patterns import random_instance
+
+        key = int(rng.integers(0, 2**63, dtype=np.int64))
+        patterns, labels = random_instance(key, p, n, "hashed")
+        return Dataset(patterns, labels)
     if kind == "teacher":
         teacher = random_labels(rng, n_weights).reshape(arch.weight_shape(n))
         patterns = random_patterns(rng, p, n)
         return Dataset(patterns, info.output(teacher, patterns, arch), teacher)
     raise ValueError(
-        f"data.kind must be one of random, gaussian, teacher; got {kind!r}"
+        f"data.kind must be one of random, gaussian, teacher, hashed; got {kind!r}"
     )
 
 

@@ -205,6 +205,10 @@ class DensePatterns:
     def to_int8(self):
         return self.xi
 
+    def row_block(self, start, stop):
+        """int8 rows ``start:stop`` (blockwise reads of any storage)."""
+        return self.xi[start:stop]
+
 
 @dataclass(frozen=True)
 class PackedPatterns:
@@ -247,6 +251,10 @@ class PackedPatterns:
 
     def to_int8(self):
         return unpack_bits(self.words, self.n)
+
+    def row_block(self, start, stop):
+        """int8 rows ``start:stop``."""
+        return unpack_bits(self.words[start:stop], self.n)
 
 
 @dataclass(frozen=True)
@@ -296,6 +304,14 @@ class HashedPatterns:
 
     def to_int8(self):
         return unpack_bits(self.to_words(), self.n)
+
+    def row_block(self, start, stop):
+        """int8 rows ``start:stop``, generated."""
+        keys = self._row_keys[start:stop]
+        nw32 = (self.n + 31) // 32
+        words = np.empty((keys.size, nw32), dtype=np.uint32)
+        _hashed_words32(keys, nw32, words)
+        return unpack_bits(words, self.n)
 
 
 # -------------------------------------------------------------- constructors

@@ -75,6 +75,7 @@ from wfm.patterns import (
 
 __all__ = [
     "FIELD_MODES",
+    "AMPEngine",
     "AMPStep",
     "AMPWorkspace",
     "amp_free_entropy",
@@ -616,6 +617,53 @@ def amp_iteration(
         tuple(workspace),
     )
     return AMPStep(int(out[0]), float(out[1]), float(out[2]), float(out[3]))
+
+
+class AMPEngine:
+    """AMP state and workspace on the CPU: the interface the learner drives on every
+    device (:class:`wfm.kernels.amp_cuda.AMPEngine` is the GPU's).
+
+    ``m, g, B, ext, f`` are used in place (no copies); :meth:`state` returns copies.
+    """
+
+    def __init__(self, patterns, labels, m, g, B, ext, f):
+        self.store = as_storage(patterns)
+        _check_state(self.store, labels, m, g, B, ext, f)
+        self.shape = self.store.shape
+        self.labels = labels
+        self.dtype = m.dtype
+        self._state = {"m": m, "g": g, "B": B, "ext": ext, "f": f}
+        self._ws = AMPWorkspace.new(*self.store.shape, m.dtype)
+
+    def state(self) -> dict:
+        """Copies of ``m, g, B, ext, f``."""
+        return {k: a.copy() for k, a in self._state.items()}
+
+    def load_state(self, arrays: dict) -> None:
+        for k, v in arrays.items():
+            self._state[k][:] = v
+
+    def iteration(self, **kwargs) -> AMPStep:
+        """One :func:`amp_iteration` (same keywords) on the engine's state."""
+        st = self._state
+        return amp_iteration(
+            self.store, self.labels, st["m"], st["g"], st["B"], st["ext"], st["f"],
+            workspace=self._ws, **kwargs,
+        )  # fmt: skip
+
+    def count_errors(self, w, kappa=0.0) -> int:
+        """Training errors of the ±1 weights ``w`` (one pass over the patterns)."""
+        stab = matvec(self.store, np.asarray(w, np.float64))
+        thr = kappa * math.sqrt(self.shape[1])
+        return int(np.sum(self.labels * stab <= thr))
+
+    def free_entropy(self, *, kappa=0.0) -> float:
+        """:func:`amp_free_entropy` of the current state."""
+        st = self._state
+        return amp_free_entropy(
+            self.store, self.labels, st["m"], st["g"], st["B"], st["ext"], st["f"],
+            kappa=kappa,
+        )  # fmt: skip
 
 
 # ----------------------------------------------------------- free entropy

@@ -45,7 +45,7 @@ __all__ = [
 
 def learn(
     name, patterns, labels, *, model=None, k=1, kappa=0.0, params=None, seed=0,
-    trace=None, progress=False, external_field=None,
+    trace=None, progress=False, device="cpu", external_field=None,
 ):  # fmt: skip
     """Run learner ``name`` on arrays, without a run file.
 
@@ -64,6 +64,8 @@ def learn(
     trace : callable, optional
         Receives every trace record.
     progress : bool
+    device : {"cpu", "cuda"}
+        Where the learner's kernels run (:mod:`wfm.backends`).
     external_field : array_like, optional
         Fields added to the weights' total fields (``lambda W~`` keeps the solution
         near ``W~``); see :class:`Problem`. fBP only.
@@ -74,17 +76,22 @@ def learn(
     """
     import numpy as np
 
+    from wfm.backends import check_devices, families_for
     from wfm.models import DEFAULT_MODEL, get_model
 
     info = get_model(model or DEFAULT_MODEL)
     info.check_learner(name)
     entry = get_learner(name)
     resolved = entry.resolve(dict(params or {}), info)
+    arch = info.architecture(k)
+    check_devices(device, families_for(entry.kernels, arch), f"learner {name!r}")
+    if not entry.pattern_storage:
+        patterns = np.asarray(patterns)
     if external_field is not None and not entry.external_field:
         raise ValueError(f"learner {name!r} does not take an external_field")
     problem = Problem(
-        np.asarray(patterns), np.asarray(labels), info.architecture(k), float(kappa),
+        patterns, np.asarray(labels), arch, float(kappa),
         None if external_field is None else np.asarray(external_field, np.float64),
     )  # fmt: skip
-    ctx = RunContext(seed=seed, trace_sink=trace, progress=progress)
+    ctx = RunContext(seed=seed, trace_sink=trace, progress=progress, device=device)
     return entry.load().learn(problem, resolved, ctx)

@@ -31,17 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from wfm.kernels.amp import (
-    AMPWorkspace,
-    amp_free_entropy,
-    amp_iteration,
-    matvec,
-)
+from wfm.backends import kernels
 from wfm.learners._result import LearnerResult
 from wfm.learners.protocols import focusing_protocol
 from wfm.patterns import as_storage
 
-__all__ = ["AMPEntropy", "amp_entropy", "learn"]
+__all__ = ["AMPEntropy", "amp_entropy", "learn", "new_engine"]
 
 
 def _setup(patterns, labels, storage):
@@ -63,11 +58,6 @@ def _state(n, p, dtype, randfact, rng):
 
 def _weights(m):
     return np.where(m >= 0.0, 1, -1).astype(np.int8)
-
-
-def _count_errors(store, labels, w, kappa):
-    stab = matvec(store, w.astype(np.float64))
-    return int(np.sum(labels * stab <= kappa * math.sqrt(store.shape[1])))
 
 
 def learn(problem, params, ctx) -> LearnerResult:
@@ -106,8 +96,10 @@ def learn(problem, params, ctx) -> LearnerResult:
         pos = dict(ctx.resumed["position"])
         for key, value in ctx.resumed["arrays"].items():
             arrays[key][:] = value
-    m, g, B, ext, f = (arrays[k] for k in ("m", "g", "B", "ext", "f"))
-    ws = AMPWorkspace.new(npat, n, m.dtype)
+    # the state lives with the engine (on the GPU for device = "cuda")
+    eng = kernels("amp", ctx.device).AMPEngine(
+        store, labels, *(arrays[k] for k in ("m", "g", "B", "ext", "f"))
+    )
     steps = None
     if p["field"] == "focusing":
         steps = focusing_protocol(p["protocol"], dr=p["dr"], x=p["x"])
@@ -119,21 +111,15 @@ def learn(problem, params, ctx) -> LearnerResult:
     )  # fmt: skip
     while pos["it"] < p["max_iters"]:
         pos["seconds"] = time.perf_counter() - t0
-        ctx.checkpoint(
-            lambda: {
-                "position": dict(pos),
-                "arrays": {k: v.copy() for k, v in arrays.items()},
-            }
-        )
+        ctx.checkpoint(lambda: {"position": dict(pos), "arrays": eng.state()})
         it = pos["it"]
         if steps is None:
             rho = -math.expm1(-p["rate"] * it)
         else:
             gamma, y = steps[min(it, len(steps) - 1)]
-        step = amp_iteration(
-            store, labels, m, g, B, ext, f, kappa=kappa, damping=p["damping"],
-            field=p["field"], rho=rho, gamma=gamma, r=y - 1.0,
-            stop_at_solution=True, workspace=ws,
+        step = eng.iteration(
+            kappa=kappa, damping=p["damping"], field=p["field"], rho=rho,
+            gamma=gamma, r=y - 1.0, stop_at_solution=True,
         )  # fmt: skip
         pos["errors"] = int(step.errors)
         if step.errors == 0:  # sign(m) of the previous iteration solves the instance
@@ -150,15 +136,16 @@ def learn(problem, params, ctx) -> LearnerResult:
         bar.set_postfix(errors=step.errors, refresh=False)
     bar.close()
     seconds = time.perf_counter() - t0
-    w = _weights(m)
+    w = _weights(eng.state()["m"])
     errors = pos["errors"]
     if errors != 0:  # iteration limit: the errors of the last iterate
-        errors = _count_errors(store, labels, w, kappa)
+        errors = eng.count_errors(w, kappa)
     attrs = {
         "amp_wall_time_s": seconds,
         "final_maxdiff": pos["maxdiff"],
         "storage": store.kind,
         "dtype": p["dtype"],
+        "device": ctx.device,
     }
     if steps is None:
         attrs["final_rho"] = rho
@@ -200,13 +187,37 @@ def amp_entropy(
     rng=None,
     ext=None,
     dtype="float64",
+    device="cpu",
+    engine=None,
 ):
     """Iterate plain AMP to a fixed point; return its Bethe free entropy per weight.
 
     For the storage problem this estimates ``(1/N) ln #solutions`` (compare with
     :func:`wfm.theory.gardner_entropy` and the BP learner's ``free_entropy``).
     ``ext``: optional fixed external fields (e.g. ``lambda W~`` for a local entropy).
+    ``device``: ``"cpu"`` or ``"cuda"`` (:mod:`wfm.backends`). ``engine``: continue
+    from an existing engine's state instead (its ``ext`` replaced by ``ext`` when
+    given) -- a scan in the coupling starts each point from the previous fixed point.
     """
+    if engine is None:
+        engine = new_engine(patterns, labels, randfact=randfact, rng=rng, ext=ext,
+                            dtype=dtype, device=device)  # fmt: skip
+    elif ext is not None:
+        engine.load_state({"ext": np.asarray(ext, engine.dtype)})
+    maxdiff, converged, done = math.inf, False, 0
+    for done in range(1, max_iters + 1):  # noqa: B007 (reported below)
+        maxdiff = engine.iteration(kappa=kappa, damping=damping).maxdiff
+        if maxdiff < eps:
+            converged = True
+            break
+    phi = engine.free_entropy(kappa=kappa)
+    return AMPEntropy(phi, converged, done, maxdiff)
+
+
+def new_engine(patterns, labels, *, randfact=0.01, rng=None, ext=None,
+               dtype="float64", device="cpu"):  # fmt: skip
+    """A fresh AMP engine of ``device`` on an instance: small random magnetisations,
+    or ``tanh(ext)`` when external fields are given."""
     rng = np.random.default_rng(0) if rng is None else rng
     store, labels = _setup(patterns, labels, "given")
     npat, n = store.shape
@@ -214,14 +225,4 @@ def amp_entropy(
     if ext is not None:
         ext_[:] = ext
         m[:] = np.tanh(ext_)
-    ws = AMPWorkspace.new(npat, n, m.dtype)
-    maxdiff, converged, done = math.inf, False, 0
-    for done in range(1, max_iters + 1):  # noqa: B007 (reported below)
-        maxdiff = amp_iteration(
-            store, labels, m, g, B, ext_, f, kappa=kappa, damping=damping, workspace=ws
-        ).maxdiff
-        if maxdiff < eps:
-            converged = True
-            break
-    phi = amp_free_entropy(store, labels, m, g, B, ext_, f, kappa=kappa)
-    return AMPEntropy(phi, converged, done, maxdiff)
+    return kernels("amp", device).AMPEngine(store, labels, m, g, B, ext_, f)

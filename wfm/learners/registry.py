@@ -51,6 +51,10 @@ class LearnerInfo:
     bytes_per_edge : int
         Memory per (pattern, weight) pair of the learner's state (BP: 17, two float64
         messages and an int8 signed pattern); runs that cannot fit are refused.
+    pattern_storage : bool
+        The learner takes a pattern storage of :mod:`wfm.patterns` (bit-packed or
+        generated on the fly) in place of an array: it can run ``data.kind =
+        "hashed"``.
     external_field : bool
         Honours :attr:`Problem.external_field` (fields added to the weights).
     """
@@ -64,6 +68,7 @@ class LearnerInfo:
     trace_fields: dict = field(default_factory=dict)
     cross_check: Callable | None = None
     bytes_per_edge: int = 0
+    pattern_storage: bool = False
     external_field: bool = False
 
     def load(self):
@@ -630,6 +635,7 @@ register(
         "message per pattern): O(N + P) memory besides the patterns",
         params=_AMP_PARAMS,
         kernels=("amp",),
+        pattern_storage=True,
         trace_fields={
             "iteration": ("int64", "AMP iterations done", "iterations"),
             "rho": ("float64", "reinforcement rho_t = 1 - exp(-rate t)", "1"),

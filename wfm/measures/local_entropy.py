@@ -72,7 +72,9 @@ __all__ = [
     "local_entropy",
 ]
 
-METHODS = ("bp", "exact")
+METHODS = ("bp", "exact", "amp")
+#: method -> the kernel family it runs (:mod:`wfm.backends`)
+METHOD_KERNELS = {"bp": "bp", "exact": "enumerate", "amp": "amp"}
 
 BP_DEFAULTS = {
     "perceptron": {
@@ -248,6 +250,7 @@ def local_entropy(
     distances=None,
     rng=None,
     progress=False,
+    device="cpu",
     **bp_params,
 ) -> LocalEntropyResult:
     """Local entropy S(W̃, d) of ``reference`` on one instance.
@@ -266,8 +269,11 @@ def local_entropy(
         need ``kappa = 0``.
     kappa : float
         Margin of the stabilities (perceptron).
-    method : {"bp", "exact"}
-        Bethe estimate along a λ scan, or exact enumeration (N ≲ 30 weights).
+    method : {"bp", "exact", "amp"}
+        Bethe estimate along a λ scan, exact enumeration (N ≲ 30 weights; N ≲ 40
+        on cuda), or the same λ scan with BP in AMP form (binary perceptron with ±1
+        patterns; O(N + P) memory besides the patterns, which may be a storage of
+        :mod:`wfm.patterns`, so N = 10^4 - 10^5 is within reach).
     lambdas : array_like, optional
         Couplings of the BP scan, scanned in the given order (largest first is the
         sensible order); default :func:`default_lambdas`.
@@ -278,8 +284,11 @@ def local_entropy(
         Initial messages and factor order of BP (default seed 0: reproducible).
     progress : bool
         tqdm progress bar over the λ scan.
+    device : {"cpu", "cuda"}
+        Where the kernels run (:mod:`wfm.backends`).
     **bp_params
-        Overrides of the :data:`BP_DEFAULTS` of the family of ``arch``.
+        Overrides of the :data:`BP_DEFAULTS` of the family of ``arch`` (``"amp"``:
+        those of the perceptron; ``shards`` does not apply).
 
     Returns
     -------
@@ -287,13 +296,26 @@ def local_entropy(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    patterns, labels, reference = _validate(patterns, labels, reference, arch, kappa)
+    if method == "amp":
+        if arch.hidden:
+            raise ValueError(
+                "the amp method is for the binary perceptron; use method='bp' for "
+                "committee and parity machines"
+            )
+        from wfm.patterns import as_storage
+
+        patterns = as_storage(patterns)  # ±1 patterns (or a storage) only
+        labels, reference = _validate_amp(patterns, labels, reference, kappa)
+    else:
+        patterns, labels, reference = _validate(
+            patterns, labels, reference, arch, kappa
+        )
     if method == "exact":
         if bp_params:
             raise ValueError(
                 f"the exact method takes no BP parameters, got {sorted(bp_params)}"
             )
-        result = _exact_curve(patterns, labels, reference, arch, kappa)
+        result = _exact_curve(patterns, labels, reference, arch, kappa, device)
         return result if distances is None else result.at(distances)
     p = _bp_params(arch, bp_params)
     if lambdas is None:
@@ -307,9 +329,70 @@ def local_entropy(
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
     result = _bp_curve(
-        patterns, labels, reference, arch, kappa, lambdas, rng, progress, p
-    )
+        patterns, labels, reference, arch, kappa, lambdas, rng, progress, p,
+        method, device,
+    )  # fmt: skip
     return result if distances is None else result.at(distances)
+
+
+def _validate_amp(store, labels, reference, kappa):
+    """The checks of :func:`_validate` for ±1 patterns held by a storage."""
+    p, n = store.shape
+    labels = np.asarray(labels)
+    reference = np.asarray(reference).reshape(-1)
+    if labels.shape != (p,) or not np.all(np.abs(labels) == 1):
+        raise ValueError(f"labels must be ({p},) ±1, got shape {labels.shape}")
+    if reference.shape != (n,) or not np.all(np.abs(reference) == 1):
+        raise ValueError(f"reference must be ({n},) ±1, got shape {reference.shape}")
+    if not math.isfinite(kappa):
+        raise ValueError(f"kappa must be finite, got {kappa}")
+    return labels.astype(np.int8), reference
+
+
+class _AMPScanState:
+    """The part of the :class:`wfm.bpstate.BPState` interface the λ scan uses, on an
+    AMP engine (:mod:`wfm.kernels.amp`, ``amp_cuda``): ``ext`` is a host array pushed
+    to the engine before each iteration, a sweep is one damped AMP iteration, the
+    free entropy is the TAP (Bethe) one in AMP form."""
+
+    def __init__(self, store, labels, kappa, randfact, rng, device):
+        from wfm.backends import kernels
+
+        p, n = store.shape
+        m = randfact * (2.0 * rng.random(n) - 1.0)
+        z = np.zeros
+        self.ext = z(n)
+        self._pushed = None
+        self.kappa = float(kappa)
+        self.engine = kernels("amp", device).AMPEngine(
+            store, labels, m, z(p), z(n), self.ext.copy(), z(n)
+        )
+
+    n_weights = property(lambda self: self.engine.shape[1])
+
+    def _push(self):
+        if self._pushed is None or not np.array_equal(self._pushed, self.ext):
+            self._pushed = self.ext.copy()
+            self.engine.load_state({"ext": self._pushed})
+
+    def sweep(self, *, shards=None, damping=0.0):
+        self._push()
+        return self.engine.iteration(kappa=self.kappa, damping=damping).maxdiff
+
+    def free_entropy(self):
+        self._push()
+        return self.engine.free_entropy(kappa=self.kappa)
+
+    @property
+    def magnetizations(self):
+        return self.engine.state()["m"]
+
+    def snapshot(self):
+        st = self.engine.state()
+        return {k: st[k] for k in ("m", "g", "B", "f")}
+
+    def restore(self, snapshot):
+        self.engine.load_state(snapshot)
 
 
 def _validate(patterns, labels, reference, arch, kappa):
@@ -381,15 +464,22 @@ def _bp_params(arch, bp_params):
 
 
 # -------------------------------------------------------------------------- BP
-def _bp_curve(patterns, labels, reference, arch, kappa, lambdas, rng, progress, p):
-    """The BP λ scan (module docstring) on the BP state of ``arch``."""
+def _bp_curve(
+    patterns, labels, reference, arch, kappa, lambdas, rng, progress, p,
+    method="bp", device="cpu",
+):  # fmt: skip
+    """The BP λ scan (module docstring) on the BP state of ``arch`` (``method =
+    "amp"``: on an AMP engine)."""
     from wfm._numba import default_shards
     from wfm.bpstate import new_bp_state
 
     def fresh_state():
+        if method == "amp":
+            return _AMPScanState(patterns, labels, kappa, p["randfact"], rng, device)
         return new_bp_state(
-            patterns, labels, arch=arch, rng=rng, kappa=kappa, randfact=p["randfact"]
-        )
+            patterns, labels, arch=arch, rng=rng, kappa=kappa, randfact=p["randfact"],
+            device=device,
+        )  # fmt: skip
 
     n_patterns = patterns.shape[0]
     shards = int(p["shards"] or default_shards(n_patterns))
@@ -448,9 +538,12 @@ def _bp_curve(patterns, labels, reference, arch, kappa, lambdas, rng, progress, 
         "up_scan": bool(np.any(branch == 1)),
         "frozen_down_scan": frozen,
     }
+    if method == "amp":
+        params.pop("shards")
+        params["device"] = device
     return LocalEntropyResult(
-        "bp", n, d, s, lambdas, phi, q, q_fd, converged, sweeps, consistency, total,
-        params=params, branch=branch,
+        method, n, d, s, lambdas, phi, q, q_fd, converged, sweeps, consistency,
+        total, params=params, branch=branch,
     )  # fmt: skip
 
 
@@ -540,11 +633,11 @@ def _consistency(q, q_fd, converged, local=True):
 
 
 # ----------------------------------------------------------------------- exact
-def _exact_curve(patterns, labels, reference, arch, kappa):
+def _exact_curve(patterns, labels, reference, arch, kappa, device="cpu"):
     """S(d) = ln(counts[k])/N at d = k/N by exhaustive enumeration (N ≲ 30)."""
     from wfm.backends import kernels
 
-    enum = kernels("enumerate")
+    enum = kernels("enumerate", device)
     exact_local_entropy, exact_total_entropy = (
         enum.exact_local_entropy,
         enum.exact_total_entropy,

@@ -263,7 +263,9 @@ register(
         train_errors=_perceptron_errors,
         fixed_k=1,
         learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
-        local_entropy_methods=("bp", "exact"),
+        local_entropy_methods=("bp", "exact", "amp"),
+        # "hashed": random ±1 patterns generated on the fly (wfm.patterns), O(N + P)
+        data_kinds=("random", "gaussian", "teacher", "hashed"),
     )
 )
 register(
