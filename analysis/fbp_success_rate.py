@@ -43,8 +43,9 @@ def plot(rows, png):
         sel = [r for r in rows if r["n"] == n]
         a = [r["alpha"] for r in sel]
         p = [r["success_rate"] for r in sel]
-        lo = [r["success_rate"] - r["wilson_low"] for r in sel]
-        hi = [r["wilson_high"] - r["success_rate"] for r in sel]
+        # clipped at 0: the bounds are rounded a few ulp past p at p = 0 and 1
+        lo = [max(0.0, r["success_rate"] - r["wilson_low"]) for r in sel]
+        hi = [max(0.0, r["wilson_high"] - r["success_rate"]) for r in sel]
         runs = min(r["count"] for r in sel), max(r["count"] for r in sel)
         label = (
             f"N = {n} ({runs[0]}–{runs[1]} seeds)"
