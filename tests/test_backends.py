@@ -22,7 +22,24 @@ def test_cuda_without_gpu_is_a_named_error(monkeypatch):
 def test_cuda_with_gpu_but_no_kernels_says_which_family(monkeypatch):
     monkeypatch.setattr(backends, "cuda_usable", lambda: True)
     with pytest.raises(ConfigError, match="learner 'fbp' has no cuda kernels yet"):
-        backends.check_devices("cuda", ("bp",), "learner 'fbp'")
+        backends.check_devices("cuda", ("bp_machine",), "learner 'fbp'")
+
+
+def test_bp_on_machines_is_the_machine_family():
+    from wfm.models import Architecture
+
+    fams = ("bp", "sgd")
+    assert backends.families_for(fams, Architecture()) == ("bp", "sgd")
+    assert backends.families_for(fams, Architecture(k=3, hidden=True)) == (
+        "bp_machine",
+        "sgd",
+    )
+
+
+def test_cuda_families_resolve_to_cuda_modules(monkeypatch):
+    monkeypatch.setattr(backends, "cuda_usable", lambda: True)
+    for family in ("bp", "amp", "enumerate"):
+        assert backends.KERNEL_FAMILIES[family]["cuda"].endswith("_cuda")
 
 
 def test_unknown_device():
@@ -38,7 +55,5 @@ def test_default_shards_one_home():
 @pytest.mark.parametrize("device", backends.available_devices())
 def test_bp_family_present_on_each_available_device(device):
     # parametrised over the backends present: cpu here, cuda where a GPU is
-    if device == "cuda" and "cuda" not in backends.KERNEL_FAMILIES["bp"]:
-        pytest.skip("no CUDA BP kernels yet (issue 12)")
     module = backends.kernels("bp", device)
     assert hasattr(module, "bp_sweep")

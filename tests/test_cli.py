@@ -53,7 +53,7 @@ BAD_INPUTS = [
     (["theory", "entropy"], "theory entropy needs --alpha"),
     (["theory", "volume"], "invalid choice: 'volume'"),
     (["show", "absent.h5"], "absent.h5: no such file"),
-    (["bench", "fft"], "bench kernel must be one of bp, enumerate"),
+    (["bench", "fft"], "bench kernel on cpu must be one of bp, enumerate"),
     (["bench", "bp", "--n", "0"], "bench bp: needs n >= 1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ]
@@ -310,3 +310,5 @@ def test_bench_amp_and_sgd_json(capsys):
     assert all(r["iters_per_s"] > 0 for r in rows.values())
     sgd = result["sgd"]
     assert sgd["numba_serial"] > 0 and sgd["numpy"] > 0 and sgd["k"] == 5
+    assert set(sgd["learners"]) == {"sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"}
+    assert all(v > 0 for v in sgd["learners"].values())

@@ -58,7 +58,7 @@ CASES = [
     (
         {"model": {"name": "perceptron-spherical"}, "learner": {"name": "fbp"}},
         "learner 'fbp' does not support model 'perceptron-spherical'; use one of "
-        "sgd-ce, sam, fake",
+        "rsgd, sgd-ce, sam, sa-gd, esgd, swa, rpgd, fake",
     ),
     (
         {"model": {"name": "committee-full", "k": 4}},
@@ -89,7 +89,8 @@ CASES = [
     ),
     (
         {"data": {"kind": "mnist"}},
-        "data.kind must be one of random, gaussian, teacher; got 'mnist'",
+        "data.kind must be one of random, gaussian, teacher, hashed, digits, "
+        "idx:PATH; got 'mnist'",
     ),
     ({"data": {"store_data": 1}}, "data.store_data must be true or false, got 1"),
     ({"seed": -1}, "seed must be >= 0, got -1"),

@@ -362,6 +362,39 @@ def test_rsgd_epoch_matches_reference_exactly(gamma, flags, shared_perm):
     assert m.sum() > 0
 
 
+@pytest.mark.parametrize("gamma", [0.3, math.inf])
+def test_rsgd_tree_epoch_matches_reference_exactly(gamma):
+    """Tree committee: unit l reads the input block l, in the kernel and the numpy
+    reference alike."""
+    rng = np.random.default_rng(23)
+    y, k, n, p = 3, 3, 21, 150
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, k * n))
+    labels = rng.choice(np.array([-1, 1]), size=p)
+    H = rng.normal(0.0, 0.5, size=(y, k, n))
+    H_ref = H.copy()
+    for _ in range(4):
+        perm = np.array([rng.permutation(p) for _ in range(y)])
+        kw = dict(lam=0.4, fully_connected=False)
+        m = sgd.rsgd_binary_epoch(H, x, labels, perm, 17, 0.7, gamma, y, **kw)
+        m_ref = sgd.rsgd_binary_epoch_reference(
+            H_ref, x, labels, perm, 17, 0.7, gamma, y, **kw
+        )
+        np.testing.assert_array_equal(m, m_ref)
+        np.testing.assert_array_equal(H, H_ref)
+    assert m.sum() > 0
+    # a replica's first minibatch moves a unit's fields only along its own block
+    H1 = np.zeros((1, k, n)) + 0.1  # all weights +1
+    votes = np.sign(x[0].reshape(k, n).sum(axis=1))
+    sigma = -np.sign(votes.sum())  # the label the machine gets wrong
+    sgd.rsgd_binary_epoch(H1, x[:1], [sigma], [0], 1, 1.0, 0.0, lam=0.0,
+                          fully_connected=False)  # fmt: skip
+    moved = np.flatnonzero(np.any(H1[0] != 0.1, axis=1))
+    assert moved.size >= 1
+    for l in moved:
+        assert votes[l] != sigma
+        np.testing.assert_allclose(H1[0, l] - 0.1, sigma * x[0, l * n : (l + 1) * n])
+
+
 def test_rsgd_fixes_the_least_wrong_hidden_unit():
     """Hand-made case: K = 3, one pattern, hidden fields (5, -1, -5), sigma = +1."""
     n = 5

@@ -32,6 +32,14 @@ def test_solves_an_easy_binary_perceptron():
     assert trace[0]["distance"] > trace[-1]["distance"]
 
 
+def test_solves_an_easy_tree_committee():
+    tree = get_model("committee-tree")
+    x, y = instance(201, 60, 2)
+    r = learn("rsgd", x, y, model=tree.name, k=3, params={"batch": 20}, seed=2)
+    assert r.converged and r.weights.shape == (201,) and r.weights.dtype == np.int8
+    assert reference_errors(tree.architecture(3), r.weights, x, y) == 0
+
+
 def test_solves_an_easy_committee_waiting_for_the_centre():
     x, y = instance(101, 90, 1)
     r = learn(
@@ -84,9 +92,9 @@ def test_bad_parameters_one_line(params, message):
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
 
 
-def test_tree_committee_is_not_supported():
+def test_parity_machine_is_not_supported():
     with pytest.raises(ConfigError, match="learner 'rsgd' does not support"):
-        get_model("committee-tree").check_learner("rsgd")
+        get_model("parity").check_learner("rsgd")
 
 
 @pytest.mark.parametrize(
@@ -116,3 +124,57 @@ def test_store_resume_equals_uninterrupted(
     np.testing.assert_array_equal(again.weights, ref.weights)
     for key in ref.trace:
         np.testing.assert_array_equal(again.trace[key], ref.trace[key])
+
+
+# ------------------------------------------------------------- continuous weights
+SPHERICAL = get_model("perceptron-spherical")
+
+
+def test_continuous_replicas_solve_the_spherical_perceptron():
+    x, y = instance(201, 201, 3)
+    trace = []
+    r = learn("rsgd", x, y, model=SPHERICAL.name, seed=0, trace=trace.append)
+    assert r.converged and r.weights.dtype == np.float64
+    assert np.dot(r.weights, r.weights) == pytest.approx(201, rel=1e-12)
+    assert reference_errors(SPHERICAL.architecture(), r.weights, x, y) == 0
+    # independent replicas pulled together as the coupling grows
+    assert trace[0]["distance"] > 0.5 > trace[-1]["distance"]
+    assert trace[1]["gamma"] == pytest.approx(0.051) and trace[1]["beta"] > 0.5
+    assert r.attrs["final_gamma"] == pytest.approx(0.05 + 0.001 * (r.iterations - 1))
+
+
+def test_continuous_replicas_with_no_coupling_are_independent_sgd_runs():
+    """gamma = 0: each replica is plain SGD from its own start; the centre is their
+    normalised mean."""
+    from wfm.learners.rsgd import ReplicatedRule
+
+    seen = {}
+
+    class Capture(ReplicatedRule):
+        def attrs(self):
+            seen["replicas"] = self.replicas.copy()
+            return {}
+
+    from wfm.learners import RunContext
+    from wfm.learners.sgd import minibatch_descent
+
+    x, y = instance(101, 150, 4)
+    info = get_learner("rsgd")
+    params = info.resolve({"gamma": 0.0, "y": 3, "epochs": 4}, SPHERICAL)
+    loop = {**params, "gamma": params["beta"], "coupling": 0.0, "activation": "linear"}
+    problem = Problem(x, y, SPHERICAL.architecture())
+    r = minibatch_descent(problem, loop, RunContext(seed=1), Capture)
+    reps = seen["replicas"]
+    assert np.linalg.norm(reps[0] - reps[1]) > 1.0  # not pulled together
+    mean = reps.mean(axis=0)
+    np.testing.assert_allclose(r.weights, mean * np.sqrt(101) / np.linalg.norm(mean))
+
+
+def test_continuous_replicas_resume_bit_for_bit(stop_and_resume):
+    x, y = instance(101, 101, 5)
+    info = get_learner("rsgd")
+    params = info.resolve({"epochs": 20, "y": 3}, SPHERICAL)
+    problem = Problem(x, y, SPHERICAL.architecture())
+    full, again = stop_and_resume(info, problem, params, seed=3, at=5)
+    np.testing.assert_array_equal(again.weights, full.weights)
+    assert again.iterations == full.iterations and again.attrs == full.attrs

@@ -31,10 +31,13 @@ from wfm.errors import (
 )
 
 _API = (
+    "analyze_flatness",
     "benchmark",
     "default_out_path",
     "describe_learners",
+    "hessian_of_run",
     "load_spec",
+    "local_energy_of_run",
     "local_entropy_of_run",
     "open_run",
     "plot_local_entropy",
@@ -43,12 +46,13 @@ _API = (
     "run",
     "show",
     "store_theory",
+    "generalisation_error_of_run",
     "theory_result",
     "train_errors",
 )
 _SUBMODULES = (
-    "api", "backends", "bench", "data", "learners", "measures", "models", "plot",
-    "store", "theory",
+    "api", "backends", "bench", "data", "flatness", "learners", "measures", "models",
+    "plot", "store", "theory",
 )  # fmt: skip
 # public name -> function of wfm.sweep (the module itself is ``wfm.sweep``)
 _SWEEP_API = {

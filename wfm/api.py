@@ -30,10 +30,13 @@ from wfm.rng import stream, stream_keys
 __all__ = [
     "DEFAULT_OUT_DIR",
     "StoredRun",
+    "analyze_flatness",
     "benchmark",
     "default_out_path",
     "describe_learners",
+    "hessian_of_run",
     "load_spec",
+    "local_energy_of_run",
     "local_entropy_of_run",
     "open_run",
     "plot_local_entropy",
@@ -42,6 +45,7 @@ __all__ = [
     "run",
     "show",
     "store_theory",
+    "generalisation_error_of_run",
     "theory_result",
     "train_errors",
 ]
@@ -56,6 +60,8 @@ _DATA_DESCRIPTIONS = {
     "patterns": ("training patterns xi, one per row (P, N)", "1"),
     "labels": ("labels sigma of the patterns, ±1", "1"),
     "teacher": ("weights of the teacher that labelled the patterns", "1"),
+    "test_patterns": ("held-out test patterns of real data, one per row", "1"),
+    "test_labels": ("labels of the test patterns, ±1", "1"),
 }
 _SOLUTION_DESCRIPTIONS = {
     "weights": ("the weights the learner returned ((N,), or (K, N) fully connected)",
@@ -91,8 +97,9 @@ class StoredRun(store.Run):
 
         d = generate_for(self.config)
         out = {"patterns": d.patterns, "labels": d.labels}
-        if d.teacher is not None:
-            out["teacher"] = d.teacher
+        for key in ("teacher", "test_patterns", "test_labels"):
+            if getattr(d, key) is not None:
+                out[key] = getattr(d, key)
         return out
 
 
@@ -135,8 +142,11 @@ def train_errors(model, weights, patterns, labels) -> int:
     return sum(
         int(
             model.info.train_errors(
-                weights, patterns.row_block(a, min(a + rows, p)),
-                labels[a : a + rows], model.arch, model.kappa,
+                weights,
+                patterns.row_block(a, min(a + rows, p)),
+                labels[a : a + rows],
+                model.arch,
+                model.kappa,
             )
         )  # fmt: skip
         for a in range(0, p, rows)
@@ -163,6 +173,7 @@ def _trace_fields(info):
 
 
 def _data_arrays(spec, dataset):
+    p = len(dataset.labels)  # real data: the training set's size, not alpha N
     attrs = {
         "kind": spec.data.kind,
         "seed": spec.seed,
@@ -170,10 +181,11 @@ def _data_arrays(spec, dataset):
         "stored": bool(spec.data.store_data),
         "n_inputs": spec.model.n,
         "n_weights": spec.model.n_weights,
-        "n_patterns": spec.n_patterns,
+        "n_patterns": p,
         "alpha_nominal": spec.data.alpha,
-        "alpha_effective": spec.alpha_effective,
+        "alpha_effective": p / spec.model.n_weights,
         "alpha_counts": spec.model.info.alpha_counts,
+        **dataset.attrs,
     }
     arrays = {}
     if spec.data.kind == "hashed":  # regenerated from the seed; nothing N·P stored
@@ -181,8 +193,9 @@ def _data_arrays(spec, dataset):
         attrs["pattern_key"] = str(dataset.patterns.seed)
     elif spec.data.store_data:
         arrays = {"patterns": dataset.patterns, "labels": dataset.labels}
-        if dataset.teacher is not None:
-            arrays["teacher"] = dataset.teacher
+        for key in ("teacher", "test_patterns", "test_labels"):
+            if getattr(dataset, key) is not None:
+                arrays[key] = getattr(dataset, key)
     return arrays, attrs, {k: _DATA_DESCRIPTIONS[k] for k in arrays}
 
 
@@ -321,8 +334,9 @@ def _execute(spec, writer, resumed, progress, checkpoint_seconds, out):
         progress=progress, device=spec.device,
     )  # fmt: skip
     problem = Problem(
-        dataset.patterns, dataset.labels, spec.model.arch, spec.model.kappa
-    )
+        dataset.patterns, dataset.labels, spec.model.arch, spec.model.kappa,
+        dataset.test_patterns, dataset.test_labels,
+    )  # fmt: skip
     module = info.load()
     try:
         with _stop_on_signals(ctx):
@@ -499,6 +513,404 @@ def local_entropy_of_run(
     }
     store.append_group(path, group, result.to_arrays(), attrs, result.descriptions())
     return group, result
+
+
+# -------------------------------------------------------- flatness measures
+#: default perturbation sizes of ``wfm local-energy``: relative Gaussian noise for
+#: continuous weights, flipped fractions for binary ones
+LOCAL_ENERGY_SIGMAS = {
+    "gaussian": (0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
+    "flip": (0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
+}
+
+#: default loss of the Hessian and local-energy measures (a fixed loss, the same for
+#: every run, so that minimisers of different learners are compared on one landscape)
+MEASURE_LOSS = {"loss": "ce", "gamma": 1.0, "kappa": 0.0}
+
+
+def _measured_net(path, *, what, loss=None, gamma=None, kappa=None, activation=None):
+    """The stored minimiser as the kernels see it, and the loss it is measured on.
+
+    Returns ``(run, spec, weights in kernel shape, patterns, labels, net options,
+    loss options)``; ConfigError for a file without a solution.
+    """
+    store.validate_run(path)
+    run = open_run(path)
+    spec = run.config
+    if spec is None or "solution" not in run.groups:
+        raise ConfigError(f"{path} has no /solution to measure ({what})")
+    arch = spec.model.arch
+    w = np.asarray(run.weights, dtype=np.float64)
+    n_inputs = spec.model.n
+    if arch.hidden:
+        w = w.reshape(arch.k, arch.fan_in(n_inputs))
+    x = np.asarray(run.patterns)
+    if x.dtype != np.int8:
+        x = x.astype(np.float64)
+    params = spec.learner.params
+    if activation is None:
+        activation = params.get("activation", "tanh") if arch.hidden else "linear"
+    if not arch.hidden and activation != "linear":
+        raise ConfigError(
+            f"activation must be linear for a perceptron, got {activation!r}"
+        )
+    net = {"fully_connected": arch.fully_connected, "activation": activation}
+    lopts = {
+        "loss": loss or MEASURE_LOSS["loss"],
+        "gamma": MEASURE_LOSS["gamma"] if gamma is None else float(gamma),
+        "kappa": spec.model.kappa if kappa is None else float(kappa),
+    }
+    return run, spec, w, x, np.asarray(run.labels, dtype=np.float64), net, lopts
+
+
+def hessian_of_run(
+    path,
+    *,
+    top: int | None = 20,
+    trace: bool = False,
+    density: bool = False,
+    exact: bool = False,
+    loss: str | None = None,
+    gamma: float | None = None,
+    kappa: float | None = None,
+    activation: str | None = None,
+    relax_binary: bool = False,
+    probes: int = 100,
+    slq_probes: int = 10,
+    slq_steps: int = 80,
+    tol: float = 0.0,
+    progress: bool = False,
+):
+    """Hessian spectrum measures of a stored minimiser; appends ``/hessian``.
+
+    The Hessian is that of the mean training loss (default ``ce`` at ``gamma = 1``,
+    :data:`MEASURE_LOSS`, the same for every run) of the model's network with plain
+    fields ``W . xi / sqrt(n)`` and the committee activation of the run's learner
+    (``tanh`` if it has none), at the stored weights (:mod:`wfm.kernels.hessian`).
+
+    Parameters
+    ----------
+    path : path-like
+        A complete run file with a solution.
+    top : int or None
+        Number of largest eigenvalues by Lanczos (``>= 1``, fewer than the
+        parameters); ``None``: none.
+    trace : bool
+        Hutchinson trace with ``probes`` Rademacher probes and its standard error.
+    density : bool
+        Spectral density by stochastic Lanczos quadrature (``slq_probes`` probes of
+        ``slq_steps`` steps).
+    exact : bool
+        The full spectrum by ``eigh`` (at most
+        :data:`wfm.measures.hessian.EXACT_MAX_PARAMS` parameters).
+    loss, gamma, kappa, activation
+        The measured loss (default :data:`MEASURE_LOSS`, the model's ``kappa`` and
+        the learner's activation).
+    relax_binary : bool
+        Binary-weight runs are refused unless this is set: their Hessian is the one
+        of the continuous relaxation at ``W = ±1`` (the landscape a straight-through
+        gradient descends), not a property of the binary minimiser itself.
+    tol : float
+        Lanczos tolerance (0: machine precision).
+    progress : bool
+
+    Returns
+    -------
+    group : str
+        ``"/hessian"``.
+    results : dict
+        ``"top"``, ``"trace"``, ``"density"``, ``"exact"`` (result objects of
+        :mod:`wfm.measures.hessian`, present when asked) and ``"attrs"``.
+    """
+    from wfm.backends import kernels
+    from wfm.measures import hessian as mh
+
+    if top is not None and (int(top) != top or top < 1):
+        raise ConfigError(f"top must be an integer >= 1, got {top}")
+    if not (top or trace or density or exact):
+        raise ConfigError(
+            "nothing to measure: ask for --top, --trace, --density or --exact"
+        )
+    run, spec, w, x, labels, net, lopts = _measured_net(
+        path, what="hessian", loss=loss, gamma=gamma, kappa=kappa,
+        activation=activation,
+    )  # fmt: skip
+    info = spec.model.info
+    if not info.hessian:
+        raise ConfigError(
+            f"model {info.name} has no Hessian-vector products (supported: "
+            f"{', '.join(n for n, m in _models().items() if m.hessian)})"
+        )
+    if info.binary and not relax_binary:
+        raise ConfigError(
+            f"{path} holds binary weights ({info.name}, learner "
+            f"{spec.learner.name}): a Hessian is defined only for the continuous "
+            "relaxation at W = ±1; pass --relax-binary to measure that"
+        )
+    hk = kernels("hessian", "cpu")  # one device: the measure is cheap next to a run
+    parallel = x.shape[0] * w.size >= 1 << 21  # threads only pay on big problems
+    try:
+        point = hk.hvp_point(w, x, labels, **net, **lopts, parallel=parallel)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    n = point.n_params
+    if top is not None and top >= n:
+        raise ConfigError(
+            f"top must be < the number of parameters ({n}), got {top}; use --exact"
+        )
+    if exact and n > mh.EXACT_MAX_PARAMS:
+        raise ConfigError(
+            f"--exact needs at most {mh.EXACT_MAX_PARAMS} parameters, this net has {n}"
+        )
+    shape = point.shape
+    out = np.empty(shape)
+
+    def matvec(v):
+        return hk.hvp(point, v.reshape(shape), out).ravel().copy()
+
+    sgd = kernels("sgd", "cpu")
+    grad = np.empty(w.shape)
+    loss_value = sgd.loss_and_grad(
+        w, x, labels, grad, **net, **lopts, parallel=parallel
+    )
+    rng = stream(spec.seed, "hessian")
+    arrays, desc, results = {}, {}, {}
+    attrs = {
+        **lopts,
+        "activation": net["activation"],
+        "fields": "plain, W . xi / sqrt(n) (ambient-space Hessian)",
+        "relaxed_binary": bool(info.binary),
+        "n_params": int(n),
+        "loss_value": float(loss_value),
+        "grad_norm": float(np.linalg.norm(grad)),
+        "model": info.name,
+        "learner": spec.learner.name,
+        "stream": "hessian",
+    }
+    t0 = time.perf_counter()
+    if exact:
+        r = mh.exact_spectrum(matvec, n, progress=progress)
+        results["exact"] = r
+        arrays["eigenvalues"] = r.eigenvalues
+        desc["eigenvalues"] = (
+            "all Hessian eigenvalues, ascending (eigh)",
+            "loss units",
+        )
+        attrs |= {"exact_top": r.top, "exact_trace": r.trace}
+    if top is not None:
+        r = mh.top_eigenvalues(matvec, n, int(top), tol=tol, rng=rng, progress=progress)
+        results["top"] = r
+        arrays["top_eigenvalues"] = r.eigenvalues
+        arrays["top_residuals"] = r.residuals
+        desc["top_eigenvalues"] = (
+            "largest Hessian eigenvalues by Lanczos (eigsh over HVPs), descending",
+            "loss units",
+        )
+        desc["top_residuals"] = ("|H u - lambda u| of each eigenpair", "loss units")
+        attrs |= {
+            "top_eigenvalue": float(r.eigenvalues[0]),
+            "top_converged": r.converged,
+            "top_matvecs": r.matvecs,
+            "top_tol": tol,
+        }
+    if trace:
+        r = mh.hutchinson_trace(matvec, n, probes=probes, rng=rng, progress=progress)
+        results["trace"] = r
+        arrays["trace_samples"] = r.samples
+        desc["trace_samples"] = ("z^T H z of each Rademacher probe", "loss units")
+        attrs |= {
+            "trace": r.estimate,
+            "trace_stderr": r.stderr,
+            "trace_probes": r.probes,
+        }
+    if density:
+        r = mh.slq_density(
+            matvec, n, probes=slq_probes, steps=slq_steps, rng=rng, progress=progress
+        )
+        results["density"] = r
+        arrays |= {
+            "density_x": r.x, "density_y": r.density,
+            "density_stderr": r.density_stderr, "slq_nodes": r.nodes,
+            "slq_weights": r.weights,
+        }  # fmt: skip
+        desc |= {
+            "density_x": ("eigenvalue grid of the density", "loss units"),
+            "density_y": (
+                "spectral density (SLQ, Gaussian kernel of width density_width), "
+                "integrates to 1",
+                "1/loss units",
+            ),
+            "density_stderr": (
+                "standard error of density_y over probes",
+                "1/loss units",
+            ),
+            "slq_nodes": (
+                "Lanczos quadrature nodes per probe (NaN: breakdown)",
+                "loss units",
+            ),
+            "slq_weights": ("quadrature weights per probe", "1"),
+        }
+        attrs |= {
+            "density_width": r.width, "density_probes": r.probes,
+            "density_steps": r.steps, "density_integral": r.integral,
+        }  # fmt: skip
+    attrs["wall_time_s"] = time.perf_counter() - t0
+    results["attrs"] = attrs
+    store.append_group(path, "/hessian", arrays, attrs, desc)
+    return "/hessian", results
+
+
+def _models():
+    from wfm.models import MODELS
+
+    return MODELS
+
+
+def local_energy_of_run(
+    path,
+    sigmas=None,
+    *,
+    draws: int = 100,
+    loss: str | None = None,
+    gamma: float | None = None,
+    activation: str | None = None,
+    progress: bool = False,
+):
+    """Local energy ``delta E`` of a stored minimiser; appends ``/local_energy``.
+
+    Continuous weights: multiplicative Gaussian noise of relative size ``sigma``;
+    binary weights: flips of a random fraction ``p`` (``sigmas`` are then the
+    fractions). Training errors by the model's own rule (the committee vote); the
+    mean loss is the one of :func:`hessian_of_run`. Draws come from the run's
+    ``local_energy`` stream (:func:`wfm.measures.local_energy.local_energy`).
+
+    Returns
+    -------
+    group : str
+    result : LocalEnergyResult
+    """
+    from wfm.backends import kernels
+    from wfm.measures.local_energy import local_energy
+    from wfm.models import nets
+
+    run, spec, w, x, labels, net, lopts = _measured_net(
+        path, what="local energy", loss=loss, gamma=gamma, activation=activation
+    )
+    arch = spec.model.arch
+    mode = "flip" if arch.binary else "gaussian"
+    if sigmas is None:
+        sigmas = LOCAL_ENERGY_SIGMAS[mode]
+    sgd = kernels("sgd", "cpu")
+    info = spec.model.info
+    stored_shape = np.shape(run.weights)
+    p = x.shape[0]
+    kappa = spec.model.kappa
+
+    def error(v):  # the model's own rule (committee vote, parity product, ...)
+        v = v.reshape(stored_shape)
+        return info.train_errors(v, run.patterns, run.labels, arch, kappa) / p
+
+    def mean_loss(v):
+        out = sgd.forward(v, x, **net)
+        return float(np.mean(nets.loss_values(labels * out, **lopts)))
+
+    try:
+        result = local_energy(
+            w, error, sigmas, mode=mode, draws=draws,
+            loss=mean_loss if info.hessian else None,
+            rng=stream(spec.seed, "local_energy"), progress=progress,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    attrs = {
+        **result.attrs(),
+        **lopts,
+        "activation": net["activation"],
+        "model": spec.model.name,
+        "learner": spec.learner.name,
+        "stream": "local_energy",
+    }
+    store.append_group(
+        path, "/local_energy", result.to_arrays(), attrs, result.descriptions()
+    )
+    return "/local_energy", result
+
+
+def _test_rng(seed):
+    """Generator of fresh test patterns: the child ``(data, 1)`` of the run's data
+    stream, so the test set comes from the training data's ensemble, is fixed by the
+    seed, and does not depend on the list of named streams (:mod:`wfm.rng`)."""
+    from wfm.rng import stream_keys
+
+    key = (*stream_keys()["data"], 1)
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+
+
+def generalisation_error_of_run(path, n_test: int = 10000) -> float:
+    """Generalisation error of a stored teacher–student minimiser: the fraction of
+    ``n_test`` fresh patterns (:func:`_test_rng`) on which it disagrees with
+    the stored teacher; NaN for data without a teacher."""
+    from wfm.data import random_patterns
+
+    run = open_run(path)
+    spec = run.config
+    if spec is None or "solution" not in run.groups:
+        raise ConfigError(f"{path} has no /solution to test")
+    teacher = run.teacher
+    if teacher is None:
+        return float("nan")
+    info, arch = spec.model.info, spec.model.arch
+    xt = random_patterns(_test_rng(spec.seed), int(n_test), spec.model.n)
+    yt = info.output(teacher, xt, arch)
+    return info.train_errors(run.weights, xt, yt, arch, 0.0) / int(n_test)
+
+
+def analyze_flatness(
+    paths,
+    out_dir,
+    *,
+    distance: float = 0.02,
+    sigma: float | None = None,
+    n_test: int = 10000,
+    bootstrap: int = 1000,
+    seed: int = 0,
+):
+    """Flatness table, rank correlations and scatter plots of stored minimisers.
+
+    For every run: test error (teacher–student data,
+    :func:`generalisation_error_of_run`), local entropy ``S(d)/H2(d)`` at
+    ``distance`` (from ``/local_entropy/solution`` if measured), local energy
+    ``delta E`` at ``sigma`` (from ``/local_energy``; default its middle size), top
+    Hessian eigenvalue and trace (from ``/hessian``).
+    Writes ``flatness.csv`` (one row a run), ``correlations.csv`` (Spearman rank
+    correlation of every pair of columns, with the bootstrap standard error and 68 %
+    interval over runs) and ``flatness.png`` (each measure against the test error).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``correlations`` and the written ``files``.
+    """
+    from wfm import flatness
+
+    rows = []
+    for path in paths:
+        rows.append(
+            flatness.row_of_run(
+                open_run(path),
+                generalisation_error_of_run(path, n_test),
+                distance=distance,
+                sigma=sigma,
+                n_test=n_test,
+            )
+        )
+    if len(rows) < 3:
+        raise ConfigError(f"analyze flatness needs at least 3 runs, got {len(rows)}")
+    corr = flatness.rank_correlations(rows, bootstrap=bootstrap, seed=seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = flatness.write_outputs(rows, corr, out_dir)
+    return {"rows": rows, "correlations": corr, "files": [str(f) for f in files]}
 
 
 # ------------------------------------------------------------------ theory

@@ -39,6 +39,7 @@ KERNEL_FAMILIES: dict[str, dict[str, str]] = {
     "enumerate": {"cpu": "wfm.kernels.enumerate", "cuda": "wfm.kernels.enumerate_cuda"},
     "amp": {"cpu": "wfm.kernels.amp", "cuda": "wfm.kernels.amp_cuda"},
     "sgd": {"cpu": "wfm.kernels.sgd"},
+    "hessian": {"cpu": "wfm.kernels.hessian"},
 }
 
 DEFAULT_SHARDS = 2

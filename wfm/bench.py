@@ -14,7 +14,14 @@ import numpy as np
 
 from wfm.backends import DEFAULT_SHARDS
 
-__all__ = ["BENCHMARKS", "bench_amp", "bench_bp", "bench_enumerate", "bench_sgd"]
+__all__ = [
+    "BENCHMARKS",
+    "bench_amp",
+    "bench_bp",
+    "bench_enumerate",
+    "bench_hessian",
+    "bench_sgd",
+]
 
 
 def _instance(n, alpha, seed):
@@ -193,6 +200,40 @@ def bench_sgd(n=1000, alpha=0.4, sweeps=None, shards=None, seed=0, k=5, batch=10
     p = max(batch, int(round(alpha * k * n)))
     out = bench_sgd_epoch(n=n, k=k, batch=batch, p=p, seed=seed)
     out["kernel"] = "sgd"
+    out["learners"] = _bench_gradient_learners(n, k, batch, p, seed)
+    return out
+
+
+#: the learners on the minibatch loop (wfm.learners.sgd.minibatch_descent)
+GRADIENT_LEARNERS = ("sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd")
+
+
+def _bench_gradient_learners(n, k, batch, p, seed, epochs=2):
+    """Examples/s of each gradient learner's epoch on a binary fully connected
+    committee (latent weights), timed through ``wfm.learners.learn`` for ``epochs``
+    epochs after a one-epoch warm-up (compilation excluded); includes the learner's
+    per-epoch error count."""
+    from wfm.learners import learn
+    from wfm.models import get_model, model_names
+
+    # the binary fully connected committee, found by structure (no name literals)
+    model = next(
+        m
+        for m in model_names()
+        if get_model(m).fully_connected
+        and not get_model(m).parity
+        and get_model(m).weight_domain == "binary"
+    )
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
+    labels = rng.choice(np.array([-1, 1], dtype=np.int8), size=p)
+    out = {}
+    for name in GRADIENT_LEARNERS:
+        opts = dict(model=model, k=k, seed=seed)
+        learn(name, x, labels, params={"epochs": 1, "batch": batch}, **opts)
+        t0 = time.perf_counter()
+        learn(name, x, labels, params={"epochs": epochs, "batch": batch}, **opts)
+        out[name] = epochs * p / (time.perf_counter() - t0)
     return out
 
 
@@ -202,7 +243,132 @@ def format_sgd(result: dict) -> str:
         f"SGD epoch, committee K={result['k']} N={result['n']} P={result['p']} "
         f"batch {result['batch']}: numba parallel {result['numba_parallel']:.3g}, "
         f"serial {result['numba_serial']:.3g}, numpy {result['numpy']:.3g} "
-        f"examples/s (parallel/numpy {result['speedup']:.1f})"
+        f"examples/s (parallel/numpy {result['speedup']:.1f}); whole learner epochs: "
+        + ", ".join(f"{k} {v:.3g}" for k, v in result.get("learners", {}).items())
+    )
+
+
+def bench_hessian(
+    n=20000, k=5, p=500, *, top=10, rounds=3, hvp_n=2000, hvp_p=2000, seed=0, **_
+):
+    """Hessian measures' speed: HVPs/s numba vs numpy, and a top-10 Lanczos run.
+
+    1. Hessian-vector products per second on a fully connected tanh committee
+       (``k`` units, ``hvp_n`` inputs, ``hvp_p`` ±1 patterns, ce loss), numba parallel
+       and serial vs the numpy reference (:func:`wfm.kernels.hessian.bench_hvp`),
+       ``rounds`` times: median, min and max.
+    2. The ``top`` largest eigenvalues by Lanczos of a fully connected tanh committee
+       with ``k n`` weights (default 10^5) on ``p`` patterns labelled by a ±1 teacher,
+       at the teacher's weights (a zero-error point), ``rounds`` times from the
+       setup of the point to converged eigenvalues: wall seconds and the CPU
+       seconds of this process (all threads), and the load average before and after,
+       since the machine may be shared (wall time on a busy machine overstates the
+       cost; CPU seconds / threads is what an idle machine would take).
+    """
+    import os
+
+    import numba
+
+    from wfm.kernels.hessian import bench_hvp, hvp, hvp_point
+    from wfm.measures.hessian import top_eigenvalues
+
+    if min(n, k, p, top, rounds, hvp_n, hvp_p) < 1:
+        raise ValueError("needs n, k, p, top, rounds, hvp_n, hvp_p >= 1")
+    load_before = os.getloadavg()
+    hvp_rounds = [bench_hvp(k, hvp_n, hvp_p, seed=seed + r) for r in range(rounds)]
+    rates = {
+        impl: [r["hvp_per_s"][impl] for r in hvp_rounds]
+        for impl in ("numba_parallel", "numba_serial", "numpy")
+    }
+    rng = np.random.default_rng(seed)
+    teacher = rng.choice(np.array([-1.0, 1.0]), size=(k, n))
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(p, n))
+    labels = np.where(np.tanh(x @ teacher.T / np.sqrt(n)).sum(axis=1) > 0, 1.0, -1.0)
+    hvp_point(teacher[:, :64], x[:8, :64], labels[:8], fully_connected=True)  # compile
+    times, cpu, matvecs, converged, eigs = [], [], [], [], None
+    for _ in range(rounds):
+        t0, c0 = time.perf_counter(), time.process_time()
+        point = hvp_point(
+            teacher, x, labels, fully_connected=True, activation="tanh",
+            parallel=p * k * n >= 1 << 21,
+        )  # fmt: skip
+
+        def matvec(v, point=point):
+            return hvp(point, v.reshape(k, n)).ravel()
+
+        r = top_eigenvalues(
+            matvec, k * n, top, tol=1e-6, rng=np.random.default_rng(seed)
+        )
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        matvecs.append(r.matvecs)
+        converged.append(r.converged)
+        eigs = r.eigenvalues
+
+    def spread(values):
+        return {
+            "median": float(np.median(values)),
+            "min": float(np.min(values)),
+            "max": float(np.max(values)),
+            "values": [float(v) for v in values],
+        }
+
+    return {
+        "kernel": "hessian",
+        "threads": numba.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+        "hvp": {
+            "k": k,
+            "n": hvp_n,
+            "p": hvp_p,
+            "n_params": k * hvp_n,
+            "hvp_per_s": {impl: spread(v) for impl, v in rates.items()},
+            "speedup_parallel_over_numpy": float(
+                np.median(rates["numba_parallel"]) / np.median(rates["numpy"])
+            ),
+        },  # fmt: skip
+        "lanczos": {
+            "k": k,
+            "n": n,
+            "p": p,
+            "n_params": k * n,
+            "top": top,
+            "tol": 1e-6,
+            "seconds": spread(times),
+            "cpu_seconds": spread(cpu),
+            "matvecs": matvecs,
+            "converged": converged,
+            "eigenvalues": [float(v) for v in eigs],
+        },  # fmt: skip
+    }
+
+
+def format_hessian(result: dict) -> str:
+    """Human summary of :func:`bench_hessian`."""
+    h, lz = result["hvp"], result["lanczos"]
+    r = h["hvp_per_s"]
+    s = lz["seconds"]
+    return "\n".join(
+        [
+            f"Hessian-vector products, committee K={h['k']} N={h['n']} P={h['p']} "
+            f"({h['n_params']} weights), {result['threads']} numba threads: "
+            f"numba parallel {r['numba_parallel']['median']:.3g} "
+            f"[{r['numba_parallel']['min']:.3g}, {r['numba_parallel']['max']:.3g}], "
+            f"serial {r['numba_serial']['median']:.3g}, numpy "
+            f"{r['numpy']['median']:.3g} HVP/s (parallel/numpy "
+            f"{h['speedup_parallel_over_numpy']:.1f})",
+            f"top-{lz['top']} Lanczos, committee with {lz['n_params']} weights, "
+            f"P={lz['p']}: {s['median']:.2f} s median [{s['min']:.2f}, "
+            f"{s['max']:.2f}] over {len(s['values'])} runs (CPU "
+            f"{lz['cpu_seconds']['median']:.2f} s), {lz['matvecs']} HVPs, "
+            f"converged {lz['converged']}",
+            f"load average before/after: "
+            f"{', '.join(f'{v:.2f}' for v in result['load_average_before'])} / "
+            f"{', '.join(f'{v:.2f}' for v in result['load_average_after'])} "
+            f"on {result['cpus']} CPUs",
+        ]
     )
 
 
@@ -212,6 +378,7 @@ BENCHMARKS = {
     "enumerate": (bench_enumerate, format_enumerate),
     "amp": (bench_amp, format_amp),
     "sgd": (bench_sgd, format_sgd),
+    "hessian": (bench_hessian, format_hessian),
 }
 
 

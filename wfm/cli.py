@@ -58,7 +58,7 @@ _RUN_FLAGS = {
     "n": ("model.n", "N", "number of inputs N"),
     "k": ("model.k", "K", "hidden units K (committee/parity machines)"),
     "kappa": ("model.kappa", "KAPPA", "margin of the stabilities"),
-    "data": ("data.kind", "KIND", "data: random, gaussian, teacher"),
+    "data": ("data.kind", "KIND", "data: random, gaussian, teacher, digits, idx:PATH"),
     "alpha": ("data.alpha", "ALPHA", "load: patterns per weight"),
     "learner": (
         "learner.name",
@@ -195,6 +195,76 @@ def _parser():
         help="measure a reference that has training errors (marked in the file)",
     )  # fmt: skip
 
+    p = sub.add_parser(
+        "hessian", parents=common,
+        help="Hessian spectrum of a stored minimiser (Lanczos top-k, Hutchinson "
+        "trace, SLQ density, exact); appends /hessian",
+    )  # fmt: skip
+    p.add_argument("path", metavar="F.h5", help="complete run file")
+    p.add_argument(
+        "--top", type=int, metavar="K",
+        help="largest eigenvalues by Lanczos (default 20 when neither --trace, "
+        "--density nor --exact is asked)",
+    )  # fmt: skip
+    p.add_argument("--trace", action="store_true", help="Hutchinson trace")
+    p.add_argument("--density", action="store_true", help="SLQ spectral density")
+    p.add_argument("--exact", action="store_true", help="full spectrum (eigh)")
+    p.add_argument(
+        "--probes", type=int, default=100, metavar="M",
+        help="Rademacher probes of the trace (default 100)",
+    )  # fmt: skip
+    p.add_argument(
+        "--loss", choices=["ce", "hinge", "mse"], metavar="LOSS",
+        help="measured loss: ce (default), hinge, mse",
+    )  # fmt: skip
+    p.add_argument(
+        "--gamma", type=float, metavar="G", help="gamma of the ce loss (default 1)"
+    )
+    p.add_argument(
+        "--activation", choices=["tanh", "relu", "linear"], metavar="A",
+        help="committee activation (default: the learner's, else tanh)",
+    )  # fmt: skip
+    p.add_argument(
+        "--relax-binary", action="store_true",
+        help="binary weights: measure the Hessian of the continuous relaxation",
+    )  # fmt: skip
+
+    p = sub.add_parser(
+        "local-energy", parents=common,
+        help="training-error increase under weight noise / flips; appends "
+        "/local_energy",
+    )  # fmt: skip
+    p.add_argument("path", metavar="F.h5", help="complete run file")
+    p.add_argument(
+        "--sigmas", type=float, nargs="+", metavar="S",
+        help="relative Gaussian noise sizes (continuous weights) or flipped "
+        "fractions (binary weights); default a log grid",
+    )  # fmt: skip
+    p.add_argument(
+        "--draws", type=int, default=100, metavar="D",
+        help="noise draws per size (default 100)",
+    )  # fmt: skip
+
+    p = sub.add_parser(
+        "analyze", parents=common,
+        help="tables and figures across stored runs (flatness vs generalisation)",
+    )  # fmt: skip
+    p.add_argument("what", choices=["flatness"], metavar="WHAT", help="flatness")
+    p.add_argument("paths", nargs="+", metavar="F.h5", help="run files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--distance", type=float, default=0.02, metavar="D",
+        help="local entropy S(d)/H2(d) at this distance (default 0.02)",
+    )  # fmt: skip
+    p.add_argument(
+        "--sigma", type=float, metavar="S",
+        help="local energy at this size (default the middle stored size)",
+    )  # fmt: skip
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="B",
+        help="bootstrap resamples of the runs (default 1000)",
+    )  # fmt: skip
+
     p = sub.add_parser("plot", parents=common, help="local-entropy curves -> image")
     p.add_argument("paths", nargs="+", metavar="F.h5", help="run or theory files")
     p.add_argument(
@@ -212,7 +282,7 @@ def _parser():
     )  # fmt: skip
     p.add_argument(
         "kernels", nargs="*", default=["bp"], metavar="KERNEL",
-        help="bp, enumerate, amp, sgd (default bp)",
+        help="bp, enumerate, amp, sgd, hessian (default bp)",
     )  # fmt: skip
     p.add_argument(
         "--n", type=int, default=1001, metavar="N", help="bp, amp, sgd: inputs N"
@@ -557,6 +627,82 @@ def _cmd_local_entropy(args):
     _emit(args, result, _format_local_entropy(args.path, group, r))
 
 
+def _cmd_hessian(args):
+    top = args.top
+    if top is None and not (args.trace or args.density or args.exact):
+        top = 20
+    group, r = wfm.hessian_of_run(
+        args.path, top=top, trace=args.trace, density=args.density,
+        exact=args.exact, loss=args.loss, gamma=args.gamma,
+        activation=args.activation, relax_binary=args.relax_binary,
+        probes=args.probes, progress=not args.quiet,
+    )  # fmt: skip
+    a = r["attrs"]
+    result = {"path": args.path, "group": group, "attrs": a}
+    lines = [
+        f"Hessian of {args.path} ({a['loss']} loss, gamma {a['gamma']:g}, "
+        f"{a['n_params']} parameters), stored under {group}",
+        f"  loss {a['loss_value']:.6g}, gradient norm {a['grad_norm']:.3g}",
+    ]
+    if "top" in r:
+        t = r["top"]
+        result["top_eigenvalues"] = t.eigenvalues
+        shown = ", ".join(f"{v:.6g}" for v in t.eigenvalues[:10])
+        lines.append(
+            f"  top eigenvalues ({t.matvecs} HVPs, converged {t.converged}): {shown}"
+        )
+    if "trace" in r:
+        t = r["trace"]
+        result |= {"trace": t.estimate, "trace_stderr": t.stderr}
+        lines.append(f"  trace {t.estimate:.6g} ± {t.stderr:.2g} ({t.probes} probes)")
+    if "density" in r:
+        d = r["density"]
+        result |= {"density_x": d.x, "density_y": d.density}
+        lines.append(
+            f"  SLQ density: {d.probes} probes x {d.steps} steps, width "
+            f"{d.width:.3g}, integral {d.integral:.6f}"
+        )
+    if "exact" in r:
+        e = r["exact"]
+        result["eigenvalues"] = e.eigenvalues
+        lines.append(f"  exact: top {e.top:.6g}, trace {e.trace:.6g}")
+    _emit(args, result, "\n".join(lines))
+
+
+def _cmd_local_energy(args):
+    group, r = wfm.local_energy_of_run(
+        args.path, args.sigmas, draws=args.draws, progress=not args.quiet
+    )
+    result = {"path": args.path, "group": group, "attrs": r.attrs(), **r.to_arrays()}
+    name = "sigma" if r.mode == "gaussian" else "p"
+    lines = [
+        f"local energy ({r.mode}) of {args.path}, {r.draws} draws, stored under "
+        f"{group}; base training error {r.base_error:.4g}",
+        f"  {name:>8} {'dE':>10} {'+-':>9} {'dL':>10} {'+-':>9}",
+    ]
+    for s, e, se, dl, dls in zip(
+        r.sigma, r.delta_error, r.delta_error_stderr, r.delta_loss,
+        r.delta_loss_stderr, strict=True,
+    ):  # fmt: skip
+        lines.append(f"  {s:>8.4g} {e:>10.4g} {se:>9.2g} {dl:>10.4g} {dls:>9.2g}")
+    _emit(args, result, "\n".join(lines))
+
+
+def _cmd_analyze(args):
+    r = wfm.analyze_flatness(
+        args.paths, args.out, distance=args.distance, sigma=args.sigma,
+        bootstrap=args.bootstrap,
+    )  # fmt: skip
+    lines = [f"flatness of {len(r['rows'])} runs; wrote {', '.join(r['files'])}"]
+    lines.append(f"  {'x':>14} {'y':>14} {'n':>3} {'spearman':>9} {'+-boot':>7}")
+    for c in r["correlations"]:
+        lines.append(
+            f"  {c['x']:>14} {c['y']:>14} {c['n']:>3} {c['spearman']:>9.3f} "
+            f"{c['bootstrap_std']:>7.3f}"
+        )
+    _emit(args, r, "\n".join(lines))
+
+
 def _cmd_plot(args):
     out = wfm.plot_local_entropy(
         args.paths, args.out, d_max=args.d_max, relative=args.relative,
@@ -666,6 +812,9 @@ _COMMANDS = {
     "theory": _cmd_theory,
     "bench": _cmd_bench,
     "local-entropy": _cmd_local_entropy,
+    "hessian": _cmd_hessian,
+    "local-energy": _cmd_local_energy,
+    "analyze": _cmd_analyze,
     "plot": _cmd_plot,
     "sweep": _cmd_sweep,
     "sweep-measure": _cmd_sweep_measure,

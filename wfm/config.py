@@ -44,10 +44,11 @@ from pathlib import Path
 from wfm.errors import ConfigError
 from wfm.learners.registry import get_learner
 from wfm.models import DEFAULT_MODEL, get_model, model_names
-from wfm.params import Param, at_least, greater, one_of
+from wfm.params import Param, at_least, between, greater, one_of
 
 __all__ = [
     "DATA_KINDS",
+    "REAL_DATA_KINDS",
     "DataSpec",
     "LearnerSpec",
     "ModelSpec",
@@ -60,6 +61,34 @@ __all__ = [
 ]
 
 DATA_KINDS = ("random", "gaussian", "teacher", "hashed")
+#: read from files: scikit-learn's digits, MNIST-style IDX files (wfm.data)
+REAL_DATA_KINDS = ("digits", "idx:PATH")
+
+
+def _is_real(kind) -> bool:
+    return kind == "digits" or (isinstance(kind, str) and kind.startswith("idx:"))
+
+
+def _data_kind(v):
+    if v in DATA_KINDS or _is_real(v) and v != "idx:":
+        return None
+    return f"must be one of {', '.join(DATA_KINDS + REAL_DATA_KINDS)}; got {v!r}"
+
+
+_data_kind.text = "one of " + ", ".join(DATA_KINDS + REAL_DATA_KINDS)
+
+
+def _classes(v):
+    if v == "even-odd":
+        return None
+    a, sep, b = v.partition("-")
+    if sep and a in "0123456789" and b in "0123456789" and len(a) == len(b) == 1:
+        if a != b:
+            return None
+    return f"must be even-odd or a pair of distinct digits A-B, got {v!r}"
+
+
+_classes.text = "even-odd or A-B (two digits)"
 
 MODEL_PARAMS = (
     Param("name", "str", DEFAULT_MODEL, "the architecture", one_of(*model_names())),
@@ -73,9 +102,10 @@ DATA_PARAMS = (
         "str",
         "random",
         "random ±1 patterns with random labels, Gaussian patterns, ±1 patterns "
-        "labelled by a random teacher, or random ±1 patterns and labels generated "
-        "on the fly from a key (hashed: nothing N·P stored, for N up to 10^5+)",
-        one_of(*DATA_KINDS),
+        "labelled by a random teacher, random ±1 patterns and labels generated on "
+        "the fly from a key (hashed: nothing N·P stored, for N up to 10^5+), or real "
+        "data: digits (scikit-learn's 8x8 digits) or idx:PATH (MNIST-style IDX files)",
+        _data_kind,
     ),  # fmt: skip
     Param("alpha", "float", 0.6, "load: patterns per weight", greater(0.0)),
     Param(
@@ -83,6 +113,40 @@ DATA_PARAMS = (
         "bool",
         True,
         "store patterns and labels in the run file (else regenerated from the seed)",
+    ),  # fmt: skip
+)
+#: fields of real data only (kept out of to_dict otherwise: generated runs' specs and
+#: hashes stay as they were)
+REAL_DATA_PARAMS = (
+    Param(
+        "classes",
+        "str",
+        "even-odd",
+        "real data: the two-class task, even-odd (+1 even) or a digit pair A-B "
+        "(+1 for A)",
+        _classes,
+    ),  # fmt: skip
+    Param(
+        "test_fraction",
+        "float",
+        0.25,
+        "real data: share of the examples held out as the test set (unless IDX "
+        "t10k files are given)",
+        between(0.0, 1.0),
+    ),  # fmt: skip
+    Param(
+        "max_patterns",
+        "int",
+        0,
+        "real data: at most this many training patterns (0 = all)",
+        at_least(0),
+    ),  # fmt: skip
+    Param(
+        "inputs",
+        "str",
+        "standardize",
+        "real data: features standardized (float) or their signs (±1)",
+        one_of("standardize", "sign"),
     ),  # fmt: skip
 )
 TOP_PARAMS = (
@@ -156,14 +220,32 @@ class DataSpec:
     store_data : bool
         Store patterns and labels in the run file (otherwise only the seed; they are
         regenerated on reading).
+    classes, test_fraction, max_patterns, inputs
+        Real data only (``kind`` ``"digits"`` or ``"idx:PATH"``; ``alpha`` is then
+        unused): the two-class task, the held-out share, a cap on training patterns,
+        and the input encoding (:func:`wfm.data.real_dataset`).
     """
 
     kind: str = "random"
     alpha: float = 0.6
     store_data: bool = True
+    classes: str = "even-odd"
+    test_fraction: float = 0.25
+    max_patterns: int = 0
+    inputs: str = "standardize"
 
     def __post_init__(self):
-        _validate_fields(self, DATA_PARAMS, "data")
+        _validate_fields(self, DATA_PARAMS + REAL_DATA_PARAMS, "data")
+
+    @property
+    def real(self) -> bool:
+        """Read from real data (digits, IDX files) rather than drawn."""
+        return _is_real(self.kind)
+
+    def to_dict(self) -> dict:
+        """The ``[data]`` table (real-data fields only for real data)."""
+        declared = DATA_PARAMS + (REAL_DATA_PARAMS if self.real else ())
+        return {p.name: getattr(self, p.name) for p in declared}
 
 
 @dataclass(frozen=True)
@@ -235,7 +317,7 @@ class RunSpec:
         self.model.info.check_learner(self.learner.name)
         resolved = info.resolve(self.learner.params, self.model.info)
         object.__setattr__(self, "learner", _resolved(self.learner.name, resolved))
-        if self.data.kind not in self.model.info.data_kinds:
+        if not self.data.real and self.data.kind not in self.model.info.data_kinds:
             kinds = ", ".join(self.model.info.data_kinds)
             raise ConfigError(
                 f"data.kind {self.data.kind!r} does not support model "
@@ -259,7 +341,7 @@ class RunSpec:
                     f"{what} must be odd for {self.model.name} with ±1 patterns "
                     f"(no zero fields), got {fan_in}"
                 )
-        if self.n_patterns < 1:
+        if not self.data.real and self.n_patterns < 1:
             raise ConfigError(
                 f"data.alpha * model.n must give at least one pattern, got "
                 f"{self.data.alpha} * {self.model.n}"
@@ -282,7 +364,7 @@ class RunSpec:
             "seed": self.seed,
             "device": self.device,
             "model": {p.name: getattr(self.model, p.name) for p in MODEL_PARAMS},
-            "data": {p.name: getattr(self.data, p.name) for p in DATA_PARAMS},
+            "data": self.data.to_dict(),
             "learner": {"name": self.learner.name, **self.learner.params},
         }
 
@@ -306,10 +388,11 @@ class RunSpec:
                 f"{unknown[0]} is not a config key; accepted top-level keys: "
                 f"{', '.join(sorted(_TOP_KEYS))}"
             )
+        config = _inputs_from_data(config)
         sections = {}
         for section, spec_cls, declared in (
             ("model", ModelSpec, MODEL_PARAMS),
-            ("data", DataSpec, DATA_PARAMS),
+            ("data", DataSpec, DATA_PARAMS + REAL_DATA_PARAMS),
         ):
             table = config.get(section, {})
             if not isinstance(table, dict):
@@ -348,6 +431,24 @@ class RunSpec:
     def from_toml(cls, path, overrides=()) -> RunSpec:
         """Load a TOML file and apply ``key=value`` overrides."""
         return cls.from_dict(apply_overrides(load_toml(path), overrides))
+
+
+def _inputs_from_data(config: dict) -> dict:
+    """Real data without a given ``model.n``: ``n`` = the data's features, rounded
+    up to a multiple of ``k`` for a tree machine (the extra inputs are zero)."""
+    model, data = config.get("model", {}), config.get("data", {})
+    if not (isinstance(model, dict) and isinstance(data, dict)):
+        return config
+    if "n" in model or not _is_real(data.get("kind")) or _data_kind(data["kind"]):
+        return config
+    from wfm.data import real_inputs
+
+    n = real_inputs(data["kind"])
+    info = get_model(model.get("name", DEFAULT_MODEL))
+    k = model.get("k", 1)
+    if info.hidden and not info.fully_connected and isinstance(k, int) and k > 0:
+        n = -(-n // k) * k
+    return {**config, "model": {**model, "n": n}}
 
 
 def _resolved(name, params):
@@ -411,7 +512,10 @@ def parse_override(item: str) -> tuple[str, object]:
 def _known_keys(config: dict) -> dict[str, list[str]]:
     """bare key -> dotted keys it may mean, for the learner named in ``config``."""
     keys = {"seed": ["seed"], "device": ["device"]}
-    for section, declared in (("model", MODEL_PARAMS), ("data", DATA_PARAMS)):
+    for section, declared in (
+        ("model", MODEL_PARAMS),
+        ("data", DATA_PARAMS + REAL_DATA_PARAMS),
+    ):
         for p in declared:
             keys.setdefault(p.name, []).append(f"{section}.{p.name}")
     keys.setdefault("name", []).append("learner.name")

@@ -25,6 +25,7 @@ STREAMS = (
     "local_energy",  # weight perturbations of the local-energy measure
     "hessian",  # probes of the Hessian estimators
     "split",  # train/test split of real data
+    "gradient_noise",  # esgd's Langevin steps, rpgd's weight perturbations
 )
 
 

@@ -272,8 +272,8 @@ def _make_kernels(parallel):
 
     @jit
     def rsgd_kernel(
-        H, W, x, labels, perm, batch, lr, lam, gamma, hard, corrected, dH, hid,
-        wrongness, target, mistakes,
+        H, W, x, labels, perm, batch, lr, lam, gamma, hard, corrected, fully_connected,
+        dH, hid, wrongness, target, mistakes,
     ):  # fmt: skip
         y, k, n = H.shape
         p = perm.shape[1]
@@ -306,16 +306,19 @@ def _make_kernels(parallel):
             for a in loop(y):
                 mistakes[a] += _rsgd_replica_step(
                     H[a], W[a], dH[a], hid[a], wrongness[a], x, labels,
-                    perm[a, start:stop], lr, lam, corr, target,
+                    perm[a, start:stop], lr, lam, corr, target, fully_connected,
                 )  # fmt: skip
 
     return forward_kernel, loss_and_grad_kernel, errors_kernel, rsgd_kernel
 
 
 @njit
-def _rsgd_replica_step(H, W, dH, hid, wrongness, x, labels, idx, lr, lam, corr, target):
+def _rsgd_replica_step(
+    H, W, dH, hid, wrongness, x, labels, idx, lr, lam, corr, target, fully_connected
+):  # fmt: skip
     """One minibatch of one replica (BinaryCommitteeMachineRSGD.jl's ``subepoch!`` and
-    ``kickboth_traced!``); returns the number of misclassified patterns."""
+    ``kickboth_traced!``); returns the number of misclassified patterns. A tree
+    committee's unit ``l`` sees the input block ``l``."""
     k, n = H.shape
     for l in range(k):
         for i in range(n):
@@ -326,7 +329,8 @@ def _rsgd_replica_step(H, W, dH, hid, wrongness, x, labels, idx, lr, lam, corr, 
         sigma = labels[mu]
         hout = 0
         for l in range(k):
-            acc = _dot(W[l], x[mu])
+            off = 0 if fully_connected else l * n
+            acc = _dot(W[l], x[mu, off : off + n])
             hid[l] = acc
             hout += 1 if acc > 0.0 else -1
         tau_out = 1 if hout > 0 else -1
@@ -345,7 +349,8 @@ def _rsgd_replica_step(H, W, dH, hid, wrongness, x, labels, idx, lr, lam, corr, 
                 if wrongness[l] < wrongness[best]:
                     best = l
             wrongness[best] = np.inf
-            _axpy(step, x[mu], dH[best])
+            off = 0 if fully_connected else best * n
+            _axpy(step, x[mu, off : off + n], dH[best])
     for l in range(k):
         for i in range(n):
             v = H[l, i] + dH[l, i]
@@ -592,7 +597,7 @@ def rsgd_center(H):
     return nets.binarise(H).sum(axis=0) / np.shape(H)[0]
 
 
-def _rsgd_setup(H, x, labels, perm, batch, lr, gamma, y, lam):
+def _rsgd_setup(H, x, labels, perm, batch, lr, gamma, y, lam, fully_connected=True):
     if not (
         isinstance(H, np.ndarray)
         and H.ndim == 3
@@ -610,8 +615,9 @@ def _rsgd_setup(H, x, labels, perm, batch, lr, gamma, y, lam):
     if x.dtype not in (np.int8, np.float64):
         x = x.astype(np.float64)
     x = np.ascontiguousarray(x)
-    if x.ndim != 2 or x.shape[1] != n:
-        raise ValueError(f"x must be (P, {n}), got {x.shape}")
+    n_inputs = n if fully_connected else H.shape[1] * n
+    if x.ndim != 2 or x.shape[1] != n_inputs:
+        raise ValueError(f"x must be (P, {n_inputs}), got {x.shape}")
     p = x.shape[0]
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     if labels.shape != (p,) or not np.all(np.abs(labels) == 1):
@@ -642,9 +648,10 @@ def rsgd_binary_epoch(
     lam,
     hard=False,
     corrected=False,
+    fully_connected=True,
     parallel=True,
 ):
-    """One epoch of binary replicated SGD [P0] on a fully connected committee; in place.
+    """One epoch of binary replicated SGD [P0] on a committee machine; in place.
 
     ``y`` replicas of a fully connected binary committee (``K`` odd) with continuous
     hidden fields ``H^a`` and weights ``W^a = sign(H^a)`` (``+1`` where ``H^a > 0``).
@@ -693,6 +700,11 @@ def rsgd_binary_epoch(
         ``lambda`` (``eta'`` of [P0]), step of the elastic pull.
     hard, corrected : bool
         The ``:hard`` and ``:corrected`` formulas of the Julia code.
+    fully_connected : bool
+        Every unit sees all ``N`` inputs (``x`` is ``(P, N)``); else a tree committee,
+        unit ``l`` on the block ``l`` of ``x`` (``(P, K N)``, ``N`` per unit), the
+        same rule on the unit's block (an extension of [P0], which treats the fully
+        connected machine).
     parallel : bool
         Replicas on several threads (bitwise the same result).
 
@@ -702,15 +714,15 @@ def rsgd_binary_epoch(
         Misclassified patterns met by each replica during the epoch.
     """
     x, labels, perm, batch, lr, lam, gamma = _rsgd_setup(
-        H, x, labels, perm, batch, lr, gamma, y, lam
+        H, x, labels, perm, batch, lr, gamma, y, lam, fully_connected
     )
     nrep, k, n = H.shape
     mistakes = np.zeros(nrep, dtype=np.int64)
     kernel = _rsgd_parallel if parallel else _rsgd_serial
     kernel(
         H, np.empty_like(H), x, labels, perm, batch, lr, lam, gamma, bool(hard),
-        bool(corrected), np.empty_like(H), np.empty((nrep, k)), np.empty((nrep, k)),
-        np.empty((k, n)), mistakes,
+        bool(corrected), bool(fully_connected), np.empty_like(H),
+        np.empty((nrep, k)), np.empty((nrep, k)), np.empty((k, n)), mistakes,
     )  # fmt: skip
     return mistakes
 
@@ -782,19 +794,24 @@ def train_errors_reference(
 
 
 def rsgd_binary_epoch_reference(
-    H, x, labels, perm, batch, lr, gamma, y=None, *, lam, hard=False, corrected=False
-):
+    H, x, labels, perm, batch, lr, gamma, y=None, *, lam, hard=False, corrected=False,
+    fully_connected=True,
+):  # fmt: skip
     """numpy version of :func:`rsgd_binary_epoch`: same schedule, same float operations.
 
     Vectorised over inputs; one pattern at a time for the choice of the hidden units to
     fix (a stable argsort of ``-sigma h_l`` over the wrong units).
     """
     x, labels, perm, batch, lr, lam, gamma = _rsgd_setup(
-        H, x, labels, perm, batch, lr, gamma, y, lam
+        H, x, labels, perm, batch, lr, gamma, y, lam, fully_connected
     )
     nrep, k, n = H.shape
     p = x.shape[0]
     xf = x.astype(np.float64)
+    # inputs seen by each unit: (P, K, N), all of x or its blocks
+    xu = np.broadcast_to(xf[:, None, :], (p, k, n)) if fully_connected else (
+        xf.reshape(p, k, n)
+    )  # fmt: skip
     gy = gamma * nrep
     corr = math.tanh(gy) if (corrected and not np.isinf(gamma)) else 1.0
     W = nets.binarise(H)
@@ -811,7 +828,7 @@ def rsgd_binary_epoch_reference(
             dH = np.zeros((k, n))
             for mu in perm[a, start : start + batch]:
                 sigma = labels[mu]
-                h = W[a] @ xf[mu]
+                h = np.einsum("kn,kn->k", W[a], xu[mu])
                 hout = int(np.where(h > 0.0, 1, -1).sum())
                 if (1 if hout > 0 else -1) == sigma:
                     continue
@@ -819,7 +836,7 @@ def rsgd_binary_epoch_reference(
                 wrong = np.flatnonzero(sigma * h <= 0.0)
                 order = wrong[np.argsort(-sigma * h[wrong], kind="stable")]
                 for l in order[: (1 - sigma * hout) // 2]:
-                    dH[l] += (lr * sigma) * xf[mu]
+                    dH[l] += (lr * sigma) * xu[mu, l]
             Ha = H[a] + dH
             Ha += lam * (target - corr * nets.binarise(Ha))
             H[a] = Ha

@@ -89,9 +89,9 @@ def learn(
         patterns = np.asarray(patterns)
     if external_field is not None and not entry.external_field:
         raise ValueError(f"learner {name!r} does not take an external_field")
+    field = None if external_field is None else np.asarray(external_field, np.float64)
     problem = Problem(
-        patterns, np.asarray(labels), arch, float(kappa),
-        None if external_field is None else np.asarray(external_field, np.float64),
-    )  # fmt: skip
+        patterns, np.asarray(labels), arch, float(kappa), external_field=field
+    )
     ctx = RunContext(seed=seed, trace_sink=trace, progress=progress, device=device)
     return entry.load().learn(problem, resolved, ctx)

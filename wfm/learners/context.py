@@ -37,6 +37,8 @@ class Problem:
     arch : Architecture
     kappa : float
         Margin of the stabilities (0 for machines).
+    test_patterns, test_labels : ndarray or None
+        A held-out test set (real data): learners that can trace its error do.
     external_field : ndarray, optional
         Fields ``h_i`` added to every weight's total field (shape of the weights),
         e.g. ``lambda W~`` to stay near a reference ``W~``: the local-entropy
@@ -48,6 +50,8 @@ class Problem:
     labels: np.ndarray
     arch: Architecture = field(default_factory=Architecture)
     kappa: float = 0.0
+    test_patterns: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
     external_field: np.ndarray | None = None
 
     @property

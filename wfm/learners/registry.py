@@ -453,6 +453,11 @@ _SGD_TRACE = {
     "norm": ("float64", "weight norm |W| / sqrt(number of weights)", "1"),
     "gamma": ("float64", "inverse temperature of the ce loss this epoch", "1"),
     "lr": ("float64", "learning rate this epoch", "1"),
+    "test_error": (
+        "float64",
+        "fraction of test patterns misclassified (NaN without a test set)",
+        "1",
+    ),
 }
 
 register(
@@ -472,14 +477,20 @@ register(
     LearnerInfo(
         name="rsgd",
         module="wfm.learners.rsgd",
-        description="replicated SGD for binary weights [P0]: y replicas with hidden "
-        "fields, perceptron-rule steps, elastic pull to their traced-out centre",
+        description="replicated SGD [P0, P2]: y replicas with an elastic pull to their "
+        "centre; binary weights (perceptron, committees): hidden fields and "
+        "perceptron-rule steps; spherical perceptron: SGD on the ce loss",
         kernels=("sgd",),
         params=(
-            *_minibatch_params(
-                80,
+            *_minibatch_params(80, 2.0, "")[:2],
+            Param(
+                "lr",
+                "schedule",
                 2.0,
-                "eta, step of the perceptron rule on the hidden fields, a schedule",
+                "eta, step of the perceptron rule on the hidden fields (continuous "
+                "weights: of SGD on each replica), a schedule",
+                schedule_check(greater(0.0)),
+                per_model={"perceptron-spherical": 0.5},
             ),  # fmt: skip
             Param("y", "int", 7, "number of replicas", at_least(1)),
             Param(
@@ -512,10 +523,23 @@ register(
                 "stop only when the centre has zero errors (else also when a replica "
                 "has)",
             ),  # fmt: skip
+            Param(
+                "beta",
+                "schedule",
+                ["exp", 0.5, 0.01, 50.0],
+                "continuous weights: inverse temperature of the ce loss per epoch "
+                "(sgd-ce's gamma), a schedule",
+                schedule_check(greater(0.0)),
+            ),  # fmt: skip
+            *(p for p in _SGD_PARAMS if p.name in ("loss", "init_scale")),
         ),
         trace_fields={
             **_EPOCH_TRACE,
-            "errors": ("int64", "training errors of the centre sign(H^c)", "patterns"),
+            "errors": (
+                "int64",
+                "training errors of the centre (binary: sign(H^c))",
+                "patterns",
+            ),
             "min_replica_errors": (
                 "int64",
                 "fewest training errors of a replica",
@@ -523,13 +547,38 @@ register(
             ),
             "distance": (
                 "float64",
-                "mean Hamming distance replica-centre, per weight",
+                "mean Hamming distance replica-centre per weight (continuous: mean "
+                "|W^a - W^c| / sqrt(N))",
                 "1",
             ),
             "gamma": ("float64", "coupling to the centre this epoch", "1"),
+            "test_error": _SGD_TRACE["test_error"],
+            "loss": ("float64", "continuous: mean minibatch loss of the replicas", "1"),
+            "beta": ("float64", "continuous: inverse temperature of the ce loss", "1"),
+            "lr": ("float64", "continuous: learning rate this epoch", "1"),
+            "norm": ("float64", "continuous: norm of the centre / sqrt(N)", "1"),
         },
     )
 )
+
+_RHO = Param(
+    "rho",
+    "float",
+    0.05,
+    "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+    at_least(0.0),
+)
+_ADAPTIVE = Param(
+    "adaptive", "bool", False,
+    "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+)  # fmt: skip
+_SHARPNESS_TRACE = {
+    "sharpness": (
+        "float64",
+        "epoch mean of L(W + eps) - L(W) on the minibatch (the ascent's gain)",
+        "1",
+    )
+}
 
 register(
     LearnerInfo(
@@ -538,23 +587,185 @@ register(
         description="sharpness-aware minimisation [S] on the loop of sgd-ce: each "
         "step takes the gradient at the worst point of a ball of radius rho",
         kernels=("sgd",),
+        params=(*_SGD_PARAMS, _RHO, _ADAPTIVE),
+        trace_fields=_SGD_TRACE | _SHARPNESS_TRACE,
+    )
+)
+
+register(
+    LearnerInfo(
+        name="sa-gd",
+        module="wfm.learners.sagd",
+        description="sharpness-aware gradient descent: gradient of the maximal loss "
+        "in a ball of radius rho, the maximum found by projected ascent (1 step = SAM)",
+        kernels=("sgd",),
         params=(
             *_SGD_PARAMS,
+            _RHO,
+            _ADAPTIVE,
             Param(
-                "rho",
+                "ascent_steps",
+                "int",
+                3,
+                "projected normalised ascent steps (lengths rho/1, rho/2, ...) "
+                "towards the maximal loss in the ball; 1 = SAM",
+                at_least(1),
+            ),
+        ),
+        trace_fields=_SGD_TRACE | _SHARPNESS_TRACE,
+    )
+)
+
+register(
+    LearnerInfo(
+        name="esgd",
+        module="wfm.learners.esgd",
+        description="Entropy-SGD [S]: outer steps along -gamma (W - mu), mu the "
+        "average of an inner Langevin (SGLD) chain coupled to W",
+        kernels=("sgd",),
+        params=(
+            *_minibatch_params(
+                100,
+                1.0,
+                "eta, step of the outer update W -= eta gamma (W - mu), a schedule",
+                epochs=5000,
+            ),
+            *_SGD_PARAMS[3:],
+            Param(
+                "coupling",
+                "schedule",
+                ["exp", 0.5, 0.01, 1.0],
+                "gamma of Chaudhari et al., coupling of the inner chain to W per "
+                "epoch, a schedule (scoped up)",
+                schedule_check(greater(0.0)),
+            ),
+            Param(
+                "inner_steps",
+                "int",
+                5,
+                "L, SGLD steps (minibatches) per outer step",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "inner_lr",
                 "float",
-                0.05,
-                "radius of the ascent step (in units of the weights; 0 = plain SGD)",
+                0.5,
+                "eta', step of the SGLD chain",
+                greater(0.0),
+            ),  # fmt: skip
+            Param(
+                "noise",
+                "float",
+                1e-4,
+                "epsilon, thermal noise: sqrt(eta') epsilon N(0, I) per SGLD step",
                 at_least(0.0),
             ),  # fmt: skip
             Param(
-                "adaptive",
-                "bool",
-                False,
-                "ASAM: the ball scaled by |W| elementwise (scale-invariant)",
+                "average",
+                "float",
+                0.75,
+                "alpha, weight of the newest W' in the running average mu",
+                between(0.0, 1.0, lo_open=True, hi_open=False),
             ),  # fmt: skip
         ),
-        trace_fields=dict(_SGD_TRACE),
+        trace_fields=_SGD_TRACE
+        | {
+            "coupling": (
+                "float64",
+                "coupling gamma of the inner chain this epoch",
+                "1",
+            ),
+            "distance": (
+                "float64",
+                "epoch mean of |W - mu| / sqrt(number of weights) before the outer "
+                "steps",
+                "1",
+            ),
+        },
+    )
+)
+
+register(
+    LearnerInfo(
+        name="swa",
+        module="wfm.learners.swa",
+        description="stochastic weight averaging [S]: SGD, then the average of the "
+        "iterates of an averaging phase (dense = SWAD, every step)",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "swa_start",
+                "int",
+                0,
+                "epoch at which averaging starts at the latest (0 = only when the "
+                "iterate first has zero errors)",
+                at_least(0),
+            ),  # fmt: skip
+            Param(
+                "swa_epochs",
+                "int",
+                50,
+                "length of the averaging phase, epochs",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "swa_lr",
+                "float",
+                0.0,
+                "constant learning rate of the averaging phase (0 = keep lr)",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "dense",
+                "bool",
+                False,
+                "SWAD: average after every minibatch step, not every epoch",
+            ),  # fmt: skip
+        ),
+        trace_fields=_SGD_TRACE
+        | {
+            "averaged": ("int64", "iterates in the average so far", "iterates"),
+            "iterate_errors": (
+                "int64",
+                "training errors of the SGD iterate",
+                "patterns",
+            ),  # fmt: skip
+        },
+    )
+)
+
+register(
+    LearnerInfo(
+        name="rpgd",
+        module="wfm.learners.rpgd",
+        description="random-perturbation GD [S]: gradients at W + sigma z, z ~ N(0, "
+        "I), descend the smoothed loss L + (sigma^2/2) tr H",
+        kernels=("sgd",),
+        params=(
+            *_SGD_PARAMS,
+            Param(
+                "sigma",
+                "float",
+                0.1,
+                "standard deviation of the perturbation of each (latent) weight",
+                at_least(0.0),
+            ),  # fmt: skip
+            Param(
+                "samples",
+                "int",
+                1,
+                "perturbations averaged per step (1 = the cheap variant)",
+                at_least(1),
+            ),  # fmt: skip
+            Param(
+                "antithetic",
+                "bool",
+                False,
+                "pair every perturbation z with -z (cancels the first-order noise)",
+            ),  # fmt: skip
+        ),
+        trace_fields=_SGD_TRACE,
     )
 )
 

@@ -105,6 +105,11 @@ class ModelInfo:
         Learners that support this model.
     local_entropy_methods : tuple of str
         Methods of the local-entropy measure that support this model.
+    hessian : bool
+        The Hessian measures (:mod:`wfm.kernels.hessian`) differentiate this
+        network: a perceptron or a committee with a smooth activation (binary weights
+        as their continuous relaxation, on request). The parity machine's product of
+        signs has no smooth counterpart in :mod:`wfm.models.nets`.
     output : callable
         ``output(weights, patterns, arch) -> (P,) int8`` numpy reference.
     train_errors : callable
@@ -128,6 +133,7 @@ class ModelInfo:
     family: str = "perceptron"
     learners: tuple = ()
     local_entropy_methods: tuple = ()
+    hessian: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -257,12 +263,25 @@ _MACHINE = {
 register(
     ModelInfo(
         name="perceptron-binary",
+        hessian=True,
         description="binary perceptron, W in {±1}^N",
         weight_domain="binary",
         output=_perceptron_output,
         train_errors=_perceptron_errors,
         fixed_k=1,
-        learners=("bp", "fbp", "entropy-mc", "amp", "sgd-ce", "sam", "rsgd"),
+        learners=(
+            "bp",
+            "fbp",
+            "entropy-mc",
+            "amp",
+            "rsgd",
+            "sgd-ce",
+            "sam",
+            "sa-gd",
+            "esgd",
+            "swa",
+            "rpgd",
+        ),
         local_entropy_methods=("bp", "exact", "amp"),
         # "hashed": random ±1 patterns generated on the fly (wfm.patterns), O(N + P)
         data_kinds=("random", "gaussian", "teacher", "hashed"),
@@ -271,6 +290,7 @@ register(
 register(
     ModelInfo(
         name="perceptron-spherical",
+        hessian=True,
         description="spherical perceptron, W in R^N with |W|^2 = N",
         weight_domain="continuous",
         output=_perceptron_output,
@@ -278,25 +298,55 @@ register(
         fixed_k=1,
         # the stored solution is float64 (N,), normalised to |W|^2 = N; no ±1 teacher
         data_kinds=("random", "gaussian"),
-        learners=("sgd-ce", "sam"),
+        learners=("rsgd", "sgd-ce", "sam", "sa-gd", "esgd", "swa", "rpgd"),
     )
 )
 register(
     ModelInfo(
         name="committee-tree",
+        hessian=True,
         description="tree committee machine, K units on disjoint blocks of N/K inputs",
         odd_k=True,
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam")}),
+        **(
+            _MACHINE
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
+        ),
     )
 )
 register(
     ModelInfo(
         name="committee-full",
+        hessian=True,
         description="fully connected committee machine, K units on all N inputs",
         fully_connected=True,
         odd_k=True,
         alpha_counts="patterns per weight, P = round(alpha K N)",
-        **(_MACHINE | {"learners": ("fbp", "sgd-ce", "sam", "rsgd")}),
+        **(
+            _MACHINE
+            | {
+                "learners": (
+                    "fbp",
+                    "rsgd",
+                    "sgd-ce",
+                    "sam",
+                    "sa-gd",
+                    "esgd",
+                    "swa",
+                    "rpgd",
+                )
+            }
+        ),
     )
 )
 register(
