@@ -9,6 +9,9 @@ Public API::
     run = wfm.open_run("x.h5")          # .config, .patterns, .labels, .weights, .trace
     wfm.local_entropy_of_run("x.h5")    # appends /local_entropy/solution
     wfm.theory.gardner_entropy(0.5)     # replica theory (RS)
+    plan = wfm.load_sweep("runs/sweeps/fbp_alpha.toml", ["n=501,1001"], "0:20")
+    wfm.run_sweep(plan, "results/fbp_alpha")   # one file per point, skip/resume
+    wfm.catalog("results/fbp_alpha")    # DataFrame (pandas) or list of records
 
 Submodules that need numba, scipy or h5py are imported lazily, so ``import wfm``
 stays cheap and never fails because an optional extra is missing.
@@ -51,13 +54,23 @@ _SUBMODULES = (
     "api", "backends", "bench", "data", "flatness", "learners", "measures", "models",
     "plot", "store", "theory",
 )  # fmt: skip
+# public name -> function of wfm.sweep (the module itself is ``wfm.sweep``)
+_SWEEP_API = {
+    "catalog": "catalog",
+    "load_sweep": "load_plan",
+    "run_sweep": "sweep",
+    "sweep_measure": "sweep_measure",
+    "table": "table",
+}
 
 
 def __getattr__(name):
     # lazy: the API functions (h5py, numba on use) and the submodules
     if name in _API:
         return getattr(importlib.import_module("wfm.api"), name)
-    if name in _SUBMODULES:
+    if name in _SWEEP_API:
+        return getattr(importlib.import_module("wfm.sweep"), _SWEEP_API[name])
+    if name in _SUBMODULES or name == "sweep":
         return importlib.import_module(f"wfm.{name}")
     raise AttributeError(f"module 'wfm' has no attribute {name!r}")
 
@@ -85,4 +98,5 @@ __all__ = [
     "local_entropy",
     "theory",
     *_API,
+    *_SWEEP_API,
 ]

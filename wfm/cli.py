@@ -300,7 +300,121 @@ def _parser():
         "--device", default="cpu", choices=["cpu", "cuda"], metavar="DEVICE",
         help="cpu (default) or cuda: the GPU kernels against the CPU's in one run",
     )  # fmt: skip
+    _sweep_parsers(sub, common)
     return parser
+
+
+def _pool_options(p):
+    p.add_argument(
+        "--jobs", type=int, metavar="N",
+        help="worker processes (default: one per core; LocalCluster workers)",
+    )  # fmt: skip
+    p.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="stop a point after this long and record it failed (local pool only; "
+        "its checkpoint is kept, a re-run resumes it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="tcp://HOST:8786 of a dask scheduler, or local-cluster (needs the dist "
+        "extra)",
+    )  # fmt: skip
+    p.add_argument(
+        "--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="how long to wait for the scheduler (default 10)",
+    )  # fmt: skip
+
+
+def _sweep_parsers(sub, common):
+    p = sub.add_parser(
+        "sweep", parents=common,
+        help="run a grid of configs x seeds, one run file per point",
+        description="Run the Cartesian product of --grid axes and --seeds over a "
+        "template config into one folder: one .h5 per point (named from its resolved "
+        "spec), a manifest sweep.json, failures in failures.jsonl. A re-run skips "
+        "complete points and resumes partial ones. Exit 0 when every point is "
+        "complete (solved or not), 3 when some failed (recorded), 130 on Ctrl-C.",
+    )  # fmt: skip
+    p.add_argument(
+        "config", nargs="?", metavar="CONFIG.toml",
+        help="template config; may hold a [sweep] table (grid, seeds)",
+    )  # fmt: skip
+    p.add_argument(
+        "--grid", action="append", default=[], metavar="KEY=VALUES",
+        help="a grid axis: key=start:stop:step (stop included) or key=v1,v2 "
+        "(repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--seeds", metavar="SEEDS", help="a:b (range(a, b): 0:20 is 20 seeds) or s1,s2"
+    )
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a template value (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _pool_options(p)
+    p.add_argument(
+        "--transfer", default="shared", choices=["shared", "client"], metavar="HOW",
+        help="with --scheduler: workers write into DIR (shared, default: a shared "
+        "filesystem) or send each file back to this process (client)",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint-every", type=float, default=5.0, metavar="SECONDS",
+        help="checkpoint cadence of each run (default 5)",
+    )  # fmt: skip
+
+    p = sub.add_parser(
+        "sweep-measure", parents=common,
+        help="run a measurement over existing run files (pool or dask)",
+        description="Measure every file (skipping those that hold the result "
+        "already). Exit 0 when all succeed, 3 when some failed (recorded in "
+        "failures.jsonl beside the files).",
+    )  # fmt: skip
+    p.add_argument(
+        "measure", choices=["local-entropy"], metavar="MEASURE", help="local-entropy"
+    )
+    p.add_argument("paths", nargs="+", metavar="F.h5", help="run files")
+    p.add_argument(
+        "--method", default="bp", choices=["bp", "exact"], metavar="METHOD",
+        help="bp or exact (default bp)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reference", default="solution", choices=["solution", "teacher"],
+        metavar="REF", help="solution (default) or teacher",
+    )  # fmt: skip
+    p.add_argument("--name", metavar="NAME", help="group name (default: the reference)")
+    p.add_argument(
+        "--distances", type=float, nargs="+", metavar="D",
+        help="report S at these distances (default: the raw coupling scan)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-errors", action="store_true",
+        help="measure references with training errors (marked)",
+    )  # fmt: skip
+    _pool_options(p)
+
+    p = sub.add_parser(
+        "table", parents=common,
+        help="one table of the runs of a folder (filters, groups, aggregates)",
+        description="Collect the resolved specs and the solution, trace and "
+        "measurement attributes of every run file of DIR (attributes only).",
+    )  # fmt: skip
+    p.add_argument("path", metavar="DIR", help="results folder")
+    p.add_argument("--csv", metavar="F.csv", help="write the table as CSV")
+    p.add_argument(
+        "--where", action="append", default=[], metavar="EXPR",
+        help="filter, e.g. 'alpha>=0.6 and n==1001' (repeatable; no code is run)",
+    )  # fmt: skip
+    p.add_argument(
+        "--group-by", metavar="COLS", help="group by these columns, e.g. alpha,n"
+    )
+    p.add_argument(
+        "--agg", metavar="AGGS",
+        help="aggregates per group: count, solved, success_rate, wilson_low, "
+        "wilson_high, FUNC(col) with FUNC mean|median|min|max|sum|std|sem "
+        "(default count,success_rate)",
+    )  # fmt: skip
+    p.add_argument("--columns", metavar="COLS", help="columns of the ungrouped table")
 
 
 def _jsonable(obj):
@@ -597,6 +711,99 @@ def _cmd_plot(args):
     _emit(args, {"out": str(out), "inputs": args.paths}, f"wrote {out}")
 
 
+def _sweep_exit(result) -> int:
+    if result.interrupted:
+        return 130
+    return EXIT_UNSOLVED if result.failed else 0
+
+
+def _format_sweep(r: dict, what="sweep") -> str:
+    lines = [
+        f"{what}: {r['points']} points in {r['out']}: {r['skipped']} complete before, "
+        f"{r['ran']} ran, {r['resumed']} resumed, {len(r['failed'])} failed"
+        + (", interrupted (re-run to continue)" if r["interrupted"] else "")
+        + f" ({r['seconds']:.1f} s)"
+    ]
+    if what == "sweep":
+        lines.append(f"  solved: {r['solved']} of the complete points")
+    for f in r["failed"][:20]:
+        lines.append(f"  FAILED {f['file']}: {f['error']}")
+    if len(r["failed"]) > 20:
+        lines.append(f"  ... {len(r['failed']) - 20} more in failures.jsonl")
+    return "\n".join(lines)
+
+
+def _pool_kwargs(args):
+    return {
+        "jobs": args.jobs, "timeout": args.timeout, "scheduler": args.scheduler,
+        "connect_timeout": args.connect_timeout, "progress": not args.quiet,
+    }  # fmt: skip
+
+
+def _cmd_sweep(args):
+    plan = wfm.load_sweep(args.config, args.grid, args.seeds, args.overrides)
+    result = wfm.run_sweep(
+        plan, args.out, transfer=args.transfer,
+        checkpoint_seconds=args.checkpoint_every, **_pool_kwargs(args),
+    )  # fmt: skip
+    _emit(args, result.to_dict(), _format_sweep(result.to_dict()))
+    return _sweep_exit(result)
+
+
+def _cmd_sweep_measure(args):
+    options = {"method": args.method, "reference": args.reference}
+    if args.name:
+        options["name"] = args.name
+    if args.distances:
+        options["distances"] = args.distances
+    if args.allow_errors:
+        options["allow_errors"] = True
+    result = wfm.sweep_measure(
+        args.measure, args.paths, options=options, **_pool_kwargs(args)
+    )
+    _emit(args, result.to_dict(), _format_sweep(result.to_dict(), args.measure))
+    return _sweep_exit(result)
+
+
+def _format_table(rows) -> str:
+    if not rows:
+        return "(no runs)"
+    cols = list(rows[0])
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "-" if v is None else str(v)
+
+    cells = [[cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += [
+        "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_table(args):
+    if args.csv and args.json:
+        raise wfm.ConfigError("use one of --csv and --json")
+    rows = wfm.table(
+        args.path, where=args.where, group_by=args.group_by, agg=args.agg,
+        columns=args.columns,
+    )  # fmt: skip
+    if args.csv:
+        import csv
+
+        cols = list(rows[0]) if rows else []
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=cols)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} rows to {args.csv}", flush=True)
+        return 0
+    _emit(args, {"rows": rows}, _format_table(rows))
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "learners": _cmd_learners,
@@ -609,6 +816,9 @@ _COMMANDS = {
     "local-energy": _cmd_local_energy,
     "analyze": _cmd_analyze,
     "plot": _cmd_plot,
+    "sweep": _cmd_sweep,
+    "sweep-measure": _cmd_sweep_measure,
+    "table": _cmd_table,
 }
 
 #: named errors that mean bad input (exit 2); anything else is unexpected (exit 1)

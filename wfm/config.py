@@ -54,6 +54,7 @@ __all__ = [
     "ModelSpec",
     "RunSpec",
     "apply_overrides",
+    "dotted_key",
     "load_toml",
     "parse_override",
     "parse_value",
@@ -526,6 +527,28 @@ def _known_keys(config: dict) -> dict[str, list[str]]:
     for p in declared:
         keys.setdefault(p.name, []).append(f"learner.{p.name}")
     return keys
+
+
+def dotted_key(config: dict, key: str) -> str:
+    """The dotted key a bare or dotted ``key`` means for ``config`` (``alpha`` ->
+    ``data.alpha``, ``dr`` -> ``learner.dr`` when the learner declares it), by the
+    rules of :func:`apply_overrides`; ConfigError if unknown or ambiguous."""
+    if "." in key or key in ("seed", "device"):
+        section, _, leaf = key.rpartition(".")
+        if section and section not in ("model", "data", "learner"):
+            raise ConfigError(
+                f"{key} is not a config key; sections: model, data, learner"
+            )
+        return key
+    known = _known_keys(config)
+    targets = known.get(key)
+    if not targets:
+        raise ConfigError(
+            f"{key} is not a config key; accepted: {', '.join(sorted(known))}"
+        )
+    if len(targets) > 1:
+        raise ConfigError(f"{key} is ambiguous; use one of {', '.join(targets)}")
+    return targets[0]
 
 
 def apply_overrides(config: dict, overrides) -> dict:

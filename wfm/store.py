@@ -86,6 +86,7 @@ __all__ = [
     "open_run",
     "partial_path",
     "provenance",
+    "read_attrs",
     "validate_run",
 ]
 
@@ -1434,6 +1435,67 @@ def open_run(path) -> Run:
         read later turns out damaged).
     """
     return Run(path)
+
+
+def _read_attr_fast(obj, name: str):
+    """One attribute by h5py's low-level API (half the time of ``obj.attrs[name]``,
+    which matters when a catalog reads thousands of files)."""
+    from h5py import h5a
+
+    attr = h5a.open(obj.id, name.encode())
+    out = np.empty(attr.shape, dtype=attr.dtype)
+    attr.read(out)
+    return _plain(out[()] if out.ndim == 0 else out)
+
+
+def _attrs_fast(obj, names=None) -> dict:
+    names = list(obj.attrs) if names is None else [n for n in names if n in obj.attrs]
+    return {n: _read_attr_fast(obj, n) for n in names}
+
+
+def read_attrs(path, *, root=None, skip=("data",)) -> dict:
+    """The attributes of the root and of the groups (top level and one below),
+    reading no dataset: one open of the file, what a catalog of many runs needs.
+
+    Parameters
+    ----------
+    path : path-like
+    root : iterable of str, optional
+        Root attributes to read (default all).
+    skip : tuple of str
+        Top-level groups left out (default ``/data``). Of ``/trace`` only its
+        ``length`` is read.
+
+    Returns
+    -------
+    dict
+        ``{"/": root attrs, "/solution": ..., "/trace": {"length": n},
+        "/local_entropy/x": ...}`` with plain Python values (bytes decoded).
+
+    Raises
+    ------
+    RunFileError
+        As :func:`open_run`.
+    """
+    import h5py
+
+    path = Path(path)
+    with _open_h5(path) as f, _reading(path, "the attributes"):
+        out = {"/": _attrs_fast(f, root)}
+        for key in f:
+            if key in skip:
+                continue
+            g = f[key]
+            if not isinstance(g, h5py.Group):
+                continue
+            out["/" + key] = _attrs_fast(g, ["length"] if key == "trace" else None)
+            if key in _RUN_GROUPS:
+                continue
+            for sub in g:
+                child = g[sub]
+                if isinstance(child, h5py.Group):
+                    out[f"/{key}/{sub}"] = _attrs_fast(child)
+    return out
 
 
 def validate_run(path, *, require_complete: bool = True) -> None:

@@ -45,7 +45,7 @@ __all__ = [
 
 def learn(
     name, patterns, labels, *, model=None, k=1, kappa=0.0, params=None, seed=0,
-    trace=None, progress=False, device="cpu",
+    trace=None, progress=False, device="cpu", external_field=None,
 ):  # fmt: skip
     """Run learner ``name`` on arrays, without a run file.
 
@@ -66,6 +66,9 @@ def learn(
     progress : bool
     device : {"cpu", "cuda"}
         Where the learner's kernels run (:mod:`wfm.backends`).
+    external_field : array_like, optional
+        Fields added to the weights' total fields (``lambda W~`` keeps the solution
+        near ``W~``); see :class:`Problem`. fBP only.
 
     Returns
     -------
@@ -84,6 +87,11 @@ def learn(
     check_devices(device, families_for(entry.kernels, arch), f"learner {name!r}")
     if not entry.pattern_storage:
         patterns = np.asarray(patterns)
-    problem = Problem(patterns, np.asarray(labels), arch, float(kappa))
+    if external_field is not None and not entry.external_field:
+        raise ValueError(f"learner {name!r} does not take an external_field")
+    field = None if external_field is None else np.asarray(external_field, np.float64)
+    problem = Problem(
+        patterns, np.asarray(labels), arch, float(kappa), external_field=field
+    )
     ctx = RunContext(seed=seed, trace_sink=trace, progress=progress, device=device)
     return entry.load().learn(problem, resolved, ctx)

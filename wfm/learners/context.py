@@ -39,6 +39,11 @@ class Problem:
         Margin of the stabilities (0 for machines).
     test_patterns, test_labels : ndarray or None
         A held-out test set (real data): learners that can trace its error do.
+    external_field : ndarray, optional
+        Fields ``h_i`` added to every weight's total field (shape of the weights),
+        e.g. ``lambda W~`` to stay near a reference ``W~``: the local-entropy
+        coupling of [P1] eq. 4, used for constrained (incremental) learning. Only
+        learners that declare ``external_field`` in the registry read it (fbp).
     """
 
     patterns: np.ndarray
@@ -47,6 +52,7 @@ class Problem:
     kappa: float = 0.0
     test_patterns: np.ndarray | None = None
     test_labels: np.ndarray | None = None
+    external_field: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:

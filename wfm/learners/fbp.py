@@ -61,6 +61,8 @@ def learn(problem, params, ctx) -> LearnerResult:
         randfact=params["randfact"],
         hidden_field=params["hidden_field"],
     )  # fmt: skip
+    if problem.external_field is not None:  # e.g. lambda W~: stay near W~
+        state.ext[...] = np.reshape(problem.external_field, state.ext.shape)
     options = {"interleave": params["interleave"]} if arch.hidden else {}
     out = focus(state, params, ctx, desc="fBP", **options)
     w = state.weights()

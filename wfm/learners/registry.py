@@ -55,6 +55,8 @@ class LearnerInfo:
         The learner takes a pattern storage of :mod:`wfm.patterns` (bit-packed or
         generated on the fly) in place of an array: it can run ``data.kind =
         "hashed"``.
+    external_field : bool
+        Honours :attr:`Problem.external_field` (fields added to the weights).
     """
 
     name: str
@@ -67,6 +69,7 @@ class LearnerInfo:
     cross_check: Callable | None = None
     bytes_per_edge: int = 0
     pattern_storage: bool = False
+    external_field: bool = False
 
     def load(self):
         """The learner's module (imports numba and its kernels)."""
@@ -288,6 +291,7 @@ register(
         },
         cross_check=_fbp_cross_check,
         bytes_per_edge=17,
+        external_field=True,
     )
 )
 
