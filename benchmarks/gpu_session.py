@@ -23,8 +23,14 @@ def solve(n, alpha, seed, device, storage="bits", dtype="float32", rate=0.001):
     p = int(round(alpha * n))
     store, labels = random_instance(seed, p, n, storage)
     t0 = time.perf_counter()
-    r = learn("amp", store, labels, seed=seed, device=device,
-              params={"dtype": dtype, "rate": rate, "max_iters": 20000})
+    r = learn(
+        "amp",
+        store,
+        labels,
+        seed=seed,
+        device=device,
+        params={"dtype": dtype, "rate": rate, "max_iters": 20000},
+    )
     return store, labels, r, time.perf_counter() - t0
 
 
@@ -39,15 +45,27 @@ def tts(out, sizes):
         for seed in seeds:
             for device in devices:
                 store, labels, r, sec = solve(n, alpha, seed, device, rate=rate)
-                row = {"n": n, "alpha": alpha, "seed": seed, "device": device,
-                       "rate": rate,
-                       "solved": r.train_errors == 0, "iterations": r.iterations,
-                       "seconds": sec}
+                row = {
+                    "n": n,
+                    "alpha": alpha,
+                    "seed": seed,
+                    "device": device,
+                    "rate": rate,
+                    "solved": r.train_errors == 0,
+                    "iterations": r.iterations,
+                    "seconds": sec,
+                }
                 if measure and r.train_errors == 0:
                     t0 = time.perf_counter()
-                    le = local_entropy(store, labels, r.weights, method="amp",
-                                       distances=[0.01, 0.02], device=device,
-                                       damping=0.5)
+                    le = local_entropy(
+                        store,
+                        labels,
+                        r.weights,
+                        method="amp",
+                        distances=[0.01, 0.02],
+                        device=device,
+                        damping=0.5,
+                    )
                     row["S_over_H2"] = (le.local_entropy / h2(le.distance)).tolist()
                     row["le_seconds"] = time.perf_counter() - t0
                 rows.append(row)
@@ -66,6 +84,8 @@ if __name__ == "__main__":
     elif which == "mid":
         sizes = [(10001, 0.7, range(3), ("cuda", "cpu"), True)]
     else:
-        sizes = [(100001, 0.7, range(2), ("cuda",), True),
-                 (100001, 0.7, range(2), ("cuda",), True, 0.003)]
+        sizes = [
+            (100001, 0.7, range(2), ("cuda",), True),
+            (100001, 0.7, range(2), ("cuda",), True, 0.003),
+        ]
     tts(out, sizes)
