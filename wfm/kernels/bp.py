@@ -37,10 +37,13 @@ result depends on ``shards`` and the permutation, never on the number of threads
 """
 
 import math
+from functools import partial
 
+import numba
 import numpy as np
 
 from wfm._numba import njit, pnjit, prange, serial_and_parallel
+from wfm.kernels.approx import edge_field, exp_approx, tanh_approx
 
 LOG_H_SWITCH = 25.0  # above: asymptotic ln H (erfc would underflow past ~37)
 FIELD_MAX = 30.0  # clamp of factor->variable fields, as in BinaryCommitteeMachineFBP.jl
@@ -190,29 +193,122 @@ def _make_sweep(jit, loop):
                 if d > dk:
                     dk = d
             diffs[k] = dk
-        # merge the shards' field changes in a fixed order (thread-independent)
-        for i in loop(n):
-            base = U[i] + ext[i] + f[i]
-            acc = U[i]
-            for k in range(shards):
-                acc += Hs[k, i] - base
-            U[i] = acc
-        maxdiff = 0.0
-        for k in range(shards):
-            maxdiff = max(maxdiff, diffs[k])
-        # focusing factors, once per sweep, from the pattern-only cavity field
-        for i in range(n):
-            fn = focusing_field(U[i] + ext[i], gamma, r)
-            if damping > 0.0:
-                fn = (1.0 - damping) * fn + damping * f[i]
-            maxdiff = max(maxdiff, abs(math.tanh(fn) - math.tanh(f[i])))
-            f[i] = fn
-        return maxdiff
+        return _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r)
 
     return sweep
 
 
+@njit
+def _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r):
+    """End of a sweep: merge the shards' field changes in a fixed order (thread-
+    independent), then the focusing factors, once per sweep, from the pattern-only
+    cavity field. Returns the sweep's largest message change."""
+    shards, n = Hs.shape
+    for i in range(n):
+        base = U[i] + ext[i] + f[i]
+        acc = U[i]
+        for k in range(shards):
+            acc += Hs[k, i] - base
+        U[i] = acc
+    maxdiff = 0.0
+    for k in range(shards):
+        maxdiff = max(maxdiff, diffs[k])
+    for i in range(n):
+        fn = focusing_field(U[i] + ext[i], gamma, r)
+        if damping > 0.0:
+            fn = (1.0 - damping) * fn + damping * f[i]
+        maxdiff = max(maxdiff, abs(math.tanh(fn) - math.tanh(f[i])))
+        f[i] = fn
+    return maxdiff
+
+
 _sweep_serial, _sweep_parallel = serial_and_parallel(_make_sweep)
+
+
+# ---------------------------------------------------------------------------
+# fast path: vectorised factor update (wfm.kernels.approx), float64 or float32 messages
+# ---------------------------------------------------------------------------
+#: local fast-math of the fast factor update: reassociation lets LLVM vectorise the
+#: cavity sums (omega, V) of each factor (it cannot reorder a float sum otherwise),
+#: contraction fuses multiply-adds. The approximations of wfm.kernels.approx are
+#: compiled without flags (their Cody-Waite reduction must not be reassociated); the
+#: change of summation order is ~1e-16 relative, inside the fast path's tolerance.
+_FAST_FLAGS = {"reassoc", "contract"}
+vnjit = partial(
+    numba.njit, cache=True, fastmath=_FAST_FLAGS, nogil=True, error_model="numpy"
+)
+
+
+@vnjit
+def _factor_update_fast(s, mu, u, t, H, kappa_sqrt_n, damping, mc, wc, dmax):
+    """:func:`_factor_update` in three vectorisable passes, no libm call.
+
+    Pass 1: cavity magnetisations ``m = tanh(H - u)`` and ``1 - m^2 = 4e/(1 + e)^2``
+    (``e = exp(-2|H - u|)``: full relative precision at saturation, where the exact
+    path switches formula), and the sums ``omega``, ``V``. Pass 2: the new fields of
+    every edge (:func:`wfm.kernels.approx.edge_field`), damped, stored in the dtype of
+    ``u`` (float64 or float32); ``H`` moves by the *stored* change, so ``U`` stays the
+    sum of the stored messages. ``dmax[i]`` keeps the largest change of ``t[:, i]``
+    (an elementwise max: no reduction in the loop). ``mc``, ``wc``: scratch, length N.
+    """
+    n = s.shape[1]
+    omega = 0.0
+    var = 0.0
+    for i in range(n):
+        h = H[i] - u[mu, i]
+        e = exp_approx(-2.0 * abs(h))
+        q = 1.0 / (1.0 + e)
+        m = math.copysign((1.0 - e) * q, h)
+        w = 4.0 * e * q * q
+        mc[i] = m
+        wc[i] = w
+        omega += s[mu, i] * m
+        var += w
+    damped = damping > 0.0
+    for i in range(n):
+        m = mc[i]
+        si = float(s[mu, i])
+        isq = 1.0 / math.sqrt(max(var - wc[i], V_MIN))
+        a = (kappa_sqrt_n - (omega - si * m)) * isq
+        g, tg = edge_field(a, abs(si) * isq)
+        g = math.copysign(g, si)
+        tg = math.copysign(tg, si)
+        u_old = u[mu, i]
+        if damped:
+            g = (1.0 - damping) * g + damping * u_old
+            tg = tanh_approx(g)
+        u[mu, i] = g
+        t_old = t[mu, i]
+        t[mu, i] = tg
+        H[i] += u[mu, i] - u_old
+        dmax[i] = max(dmax[i], abs(t[mu, i] - t_old))
+
+
+def _make_fast_sweep(jit, loop):
+    """The fast sweep: the schedule of :func:`_make_sweep`, fast factor updates."""
+
+    @jit
+    def sweep(s, u, t, U, ext, f, perm, shards, kappa, damping, gamma, r, Hs, diffs):
+        p, n = s.shape
+        kappa_sqrt_n = kappa * math.sqrt(n)
+        for k in loop(shards):
+            H = Hs[k]
+            for i in range(n):
+                H[i] = U[i] + ext[i] + f[i]
+            mc = np.empty(n)
+            wc = np.empty(n)
+            dmax = np.zeros(n)
+            for j in range(k * p // shards, (k + 1) * p // shards):
+                _factor_update_fast(
+                    s, perm[j], u, t, H, kappa_sqrt_n, damping, mc, wc, dmax
+                )
+            diffs[k] = dmax.max() if n > 0 else 0.0
+        return _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r)
+
+    return sweep
+
+
+_fast_sweep_serial, _fast_sweep_parallel = serial_and_parallel(_make_fast_sweep)
 
 
 def bp_sweep(
@@ -230,6 +326,7 @@ def bp_sweep(
     gamma=0.0,
     r=0.0,
     parallel=True,
+    fast=False,
 ):
     """One BP sweep over all factors, then the focusing factors; in place.
 
@@ -253,6 +350,14 @@ def bp_sweep(
         Focusing coupling (``inf`` allowed) and ``r = y - 1``; ``r = 0`` is plain BP.
     parallel : bool
         Run the shards on several threads (same result as ``False``).
+    fast : bool
+        The fast path: the vectorised update of :func:`_factor_update_fast` with the
+        approximations of :mod:`wfm.kernels.approx` (error < 2e-13 per message), same
+        schedule. ``u``/``t`` may then be float32 (messages stored in float32, half
+        the memory traffic; arithmetic and the fields ``U``, ``ext``, ``f`` stay
+        float64). Not bit-identical to the exact path: fixed points agree to the
+        tolerances of tests/test_kernels_bp_fast.py. ``False`` (default): the exact
+        float64 path, 1e-10 from :func:`bp_sweep_reference`.
 
     Returns
     -------
@@ -262,7 +367,20 @@ def bp_sweep(
     shards = int(max(1, min(shards, s.shape[0])))
     Hs = np.empty((shards, s.shape[1]))
     diffs = np.zeros(shards)
-    kernel = _sweep_parallel if parallel and shards > 1 else _sweep_serial
+    if fast:
+        if u.dtype != t.dtype or u.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"fast BP needs u and t of one dtype, float32 or float64; got "
+                f"{u.dtype} and {t.dtype}"
+            )
+        kernel = _fast_sweep_parallel if parallel and shards > 1 else _fast_sweep_serial
+    else:
+        if u.dtype != np.float64 or t.dtype != np.float64:
+            raise TypeError(
+                f"exact BP needs float64 u and t, got {u.dtype} and {t.dtype} "
+                "(float32 messages run on the fast path only: fast=True)"
+            )
+        kernel = _sweep_parallel if parallel and shards > 1 else _sweep_serial
     return kernel(
         s,
         u,
