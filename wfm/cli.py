@@ -221,6 +221,14 @@ def _parser():
     p.add_argument(
         "--shards", type=int, metavar="S", help="bp: shards of the parallel sweep"
     )
+    p.add_argument(
+        "--damping", type=float, default=0.0, metavar="D",
+        help="bp: damping of the messages (fBP's default is 0.5)",
+    )  # fmt: skip
+    p.add_argument(
+        "--repeats", type=int, default=3, metavar="R",
+        help="bp: interleaved timing rounds (median and range reported)",
+    )  # fmt: skip
     return parser
 
 
@@ -401,7 +409,10 @@ def _cmd_bench(args):
         if kernel in ("bp", "amp", "sgd"):
             options = {"n": args.n, "alpha": args.alpha}
         if kernel == "bp":
-            options.update(sweeps=args.sweeps, shards=args.shards)
+            options.update(
+                sweeps=args.sweeps, shards=args.shards, damping=args.damping,
+                repeats=args.repeats,
+            )  # fmt: skip
         results[kernel], text = wfm.benchmark(kernel, **options)
         texts.append(text)
     _emit(args, results, "\n\n".join(texts))

@@ -43,7 +43,13 @@ import numba
 import numpy as np
 
 from wfm._numba import njit, pnjit, prange, serial_and_parallel
-from wfm.kernels.approx import edge_field, exp_approx, tanh_approx
+from wfm.kernels.approx import (
+    edge_field,
+    edge_field32,
+    exp_approx,
+    tanh_approx,
+    tanh_approx32,
+)
 
 LOG_H_SWITCH = 25.0  # above: asymptotic ln H (erfc would underflow past ~37)
 FIELD_MAX = 30.0  # clamp of factor->variable fields, as in BinaryCommitteeMachineFBP.jl
@@ -239,53 +245,68 @@ vnjit = partial(
 )
 
 
-@vnjit
-def _factor_update_fast(s, mu, u, t, H, kappa_sqrt_n, damping, mc, wc, dmax):
-    """:func:`_factor_update` in three vectorisable passes, no libm call.
-
-    Pass 1: cavity magnetisations ``m = tanh(H - u)`` and ``1 - m^2 = 4e/(1 + e)^2``
-    (``e = exp(-2|H - u|)``: full relative precision at saturation, where the exact
-    path switches formula), and the sums ``omega``, ``V``. Pass 2: the new fields of
-    every edge (:func:`wfm.kernels.approx.edge_field`), damped, stored in the dtype of
-    ``u`` (float64 or float32); ``H`` moves by the *stored* change, so ``U`` stays the
-    sum of the stored messages. ``dmax[i]`` keeps the largest change of ``t[:, i]``
-    (an elementwise max: no reduction in the loop). ``mc``, ``wc``: scratch, length N.
+def _make_fast_update(real, edge, tanh):
+    """The fast factor update in arithmetic ``real`` (float64 or float32), with the
+    edge field ``edge`` and ``tanh`` of :mod:`wfm.kernels.approx` in that precision.
     """
-    n = s.shape[1]
-    omega = 0.0
-    var = 0.0
-    for i in range(n):
-        h = H[i] - u[mu, i]
-        e = exp_approx(-2.0 * abs(h))
-        q = 1.0 / (1.0 + e)
-        m = math.copysign((1.0 - e) * q, h)
-        w = 4.0 * e * q * q
-        mc[i] = m
-        wc[i] = w
-        omega += s[mu, i] * m
-        var += w
-    damped = damping > 0.0
-    for i in range(n):
-        m = mc[i]
-        si = float(s[mu, i])
-        isq = 1.0 / math.sqrt(max(var - wc[i], V_MIN))
-        a = (kappa_sqrt_n - (omega - si * m)) * isq
-        g, tg = edge_field(a, abs(si) * isq)
-        g = math.copysign(g, si)
-        tg = math.copysign(tg, si)
-        u_old = u[mu, i]
-        if damped:
-            g = (1.0 - damping) * g + damping * u_old
-            tg = tanh_approx(g)
-        u[mu, i] = g
-        t_old = t[mu, i]
-        t[mu, i] = tg
-        H[i] += u[mu, i] - u_old
-        dmax[i] = max(dmax[i], abs(t[mu, i] - t_old))
+    one = real(1.0)
+
+    @vnjit
+    def update(s, mu, u, t, H, kappa_sqrt_n, damping, mc, wc, dmax):
+        """:func:`_factor_update` in two vectorisable passes, no libm call.
+
+        Pass 1 (float64): cavity magnetisations ``m = tanh(H - u)`` and ``1 - m^2 =
+        4e/(1 + e)^2`` (``e = exp(-2|H - u|)``: full relative precision at
+        saturation, where the exact path switches formula), and the sums ``omega``,
+        ``V``. Pass 2 (``real``): the new field of every edge
+        (:func:`wfm.kernels.approx.edge_field`), damped, stored in the dtype of ``u``;
+        ``H`` moves by the *stored* change, so ``U`` stays the sum of the stored
+        messages. ``dmax[i]`` keeps the largest change of ``t[:, i]`` (elementwise:
+        no reduction in the loop). ``mc``, ``wc``: float64 scratch of length N.
+        """
+        n = s.shape[1]
+        omega = 0.0
+        var = 0.0
+        for i in range(n):
+            h = H[i] - u[mu, i]
+            e = exp_approx(-2.0 * abs(h))
+            q = 1.0 / (1.0 + e)
+            m = math.copysign((1.0 - e) * q, h)
+            w = 4.0 * e * q * q
+            mc[i] = m
+            wc[i] = w
+            omega += s[mu, i] * m
+            var += w
+        damped = damping > 0.0
+        d = real(damping)
+        d1 = real(1.0 - damping)
+        for i in range(n):
+            si = float(s[mu, i])
+            isq = one / np.sqrt(real(max(var - wc[i], V_MIN)))
+            a = real(kappa_sqrt_n - (omega - si * mc[i])) * isq
+            g, tg = edge(a, real(abs(si)) * isq)
+            sr = real(si)
+            g = math.copysign(g, sr)
+            tg = math.copysign(tg, sr)
+            u_old = u[mu, i]
+            if damped:
+                g = d1 * g + d * u_old
+                tg = tanh(g)
+            u[mu, i] = g
+            t_old = t[mu, i]
+            t[mu, i] = tg
+            H[i] += float(u[mu, i]) - float(u_old)
+            dmax[i] = max(dmax[i], float(abs(t[mu, i] - t_old)))
+
+    return update
 
 
-def _make_fast_sweep(jit, loop):
-    """The fast sweep: the schedule of :func:`_make_sweep`, fast factor updates."""
+_factor_update_fast64 = _make_fast_update(np.float64, edge_field, tanh_approx)
+_factor_update_fast32 = _make_fast_update(np.float32, edge_field32, tanh_approx32)
+
+
+def _make_fast_sweep(jit, loop, update):
+    """The fast sweep: the schedule of :func:`_make_sweep`, factor update ``update``."""
 
     @jit
     def sweep(s, u, t, U, ext, f, perm, shards, kappa, damping, gamma, r, Hs, diffs):
@@ -299,16 +320,22 @@ def _make_fast_sweep(jit, loop):
             wc = np.empty(n)
             dmax = np.zeros(n)
             for j in range(k * p // shards, (k + 1) * p // shards):
-                _factor_update_fast(
-                    s, perm[j], u, t, H, kappa_sqrt_n, damping, mc, wc, dmax
-                )
+                update(s, perm[j], u, t, H, kappa_sqrt_n, damping, mc, wc, dmax)
             diffs[k] = dmax.max() if n > 0 else 0.0
         return _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r)
 
     return sweep
 
 
-_fast_sweep_serial, _fast_sweep_parallel = serial_and_parallel(_make_fast_sweep)
+#: message dtype -> (serial, parallel) fast sweeps
+_FAST_SWEEPS = {
+    np.dtype(np.float64): serial_and_parallel(
+        partial(_make_fast_sweep, update=_factor_update_fast64)
+    ),
+    np.dtype(np.float32): serial_and_parallel(
+        partial(_make_fast_sweep, update=_factor_update_fast32)
+    ),
+}
 
 
 def bp_sweep(
@@ -373,7 +400,8 @@ def bp_sweep(
                 f"fast BP needs u and t of one dtype, float32 or float64; got "
                 f"{u.dtype} and {t.dtype}"
             )
-        kernel = _fast_sweep_parallel if parallel and shards > 1 else _fast_sweep_serial
+        serial, par = _FAST_SWEEPS[u.dtype]
+        kernel = par if parallel and shards > 1 else serial
     else:
         if u.dtype != np.float64 or t.dtype != np.float64:
             raise TypeError(
