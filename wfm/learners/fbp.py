@@ -60,6 +60,7 @@ def learn(problem, params, ctx) -> LearnerResult:
         rng=ctx.rng("learner"), init_rng=ctx.rng("init"), device=ctx.device,
         randfact=params["randfact"],
         hidden_field=params["hidden_field"],
+        fast=params["fast"], precision=params["precision"],
     )  # fmt: skip
     options = {"interleave": params["interleave"]} if arch.hidden else {}
     out = focus(state, params, ctx, desc="fBP", **options)
