@@ -47,6 +47,7 @@ from wfm.kernels.approx import (
     edge_field,
     edge_field32,
     exp_approx,
+    exp_approx32,
     tanh_approx,
     tanh_approx32,
 )
@@ -245,64 +246,84 @@ vnjit = partial(
 )
 
 
-def _make_fast_update(real, edge, tanh):
+def _make_fast_update(real, edge, tanh, exp):
     """The fast factor update in arithmetic ``real`` (float64 or float32), with the
-    edge field ``edge`` and ``tanh`` of :mod:`wfm.kernels.approx` in that precision.
+    edge field ``edge``, ``tanh`` and ``exp`` of :mod:`wfm.kernels.approx` in that
+    precision.
     """
     one = real(1.0)
+    two = real(2.0)
+    four = real(4.0)
 
     @vnjit
-    def update(s, mu, u, t, H, kappa_sqrt_n, damping, mc, wc, dmax):
-        """:func:`_factor_update` in two vectorisable passes, no libm call.
+    def update(s, mu, u, t, H, kappa_sqrt_n, damping, work):
+        """:func:`_factor_update` in four vectorisable passes, no libm call.
 
-        Pass 1 (float64): cavity magnetisations ``m = tanh(H - u)`` and ``1 - m^2 =
-        4e/(1 + e)^2`` (``e = exp(-2|H - u|)``: full relative precision at
-        saturation, where the exact path switches formula), and the sums ``omega``,
-        ``V``. Pass 2 (``real``): the new field of every edge
-        (:func:`wfm.kernels.approx.edge_field`), damped, stored in the dtype of ``u``;
-        ``H`` moves by the *stored* change, so ``U`` stays the sum of the stored
-        messages. ``dmax[i]`` keeps the largest change of ``t[:, i]`` (elementwise:
-        no reduction in the loop). ``mc``, ``wc``: float64 scratch of length N.
+        1. (``real``, from the float64 fields) cavity magnetisations ``m = tanh(H -
+           u)`` and ``1 - m^2 = 4e/(1 + e)^2`` (``e = exp(-2|H - u|)``: full relative
+           precision at saturation, where the exact path switches formula), the sums
+           ``omega``, ``V`` (accumulated in ``real``), a copy of the old messages;
+        2. (float64 -> ``real``) each edge's cavity variance and stability numerator;
+        3. (``real`` only, so float32 runs 8 lanes wide) the new field of every edge
+           (:func:`wfm.kernels.approx.edge_field`), damped, stored in the dtype of
+           ``u``; ``dmax`` keeps the largest change of ``t[:, i]`` (elementwise: no
+           reduction in the loop);
+        4. (float64) ``H`` moves by the *stored* change, so ``U`` stays the sum of
+           the stored messages.
+
+        ``work``: ``(6, N)`` scratch of dtype ``real`` (cavity magnetisation and
+        variance, edge variance, numerator, old message, ``dmax``).
         """
         n = s.shape[1]
-        omega = 0.0
-        var = 0.0
+        vc = work[0]
+        num = work[1]
+        uo = work[2]
+        dmax = work[3]
+        mc = work[4]
+        wc = work[5]
+        omega = real(0.0)
+        var = real(0.0)
         for i in range(n):
-            h = H[i] - u[mu, i]
-            e = exp_approx(-2.0 * abs(h))
-            q = 1.0 / (1.0 + e)
-            m = math.copysign((1.0 - e) * q, h)
-            w = 4.0 * e * q * q
+            uo[i] = u[mu, i]
+            h = real(H[i] - u[mu, i])
+            e = exp(-two * abs(h))
+            q = one / (one + e)
+            m = math.copysign((one - e) * q, h)
+            w = four * e * q * q
             mc[i] = m
             wc[i] = w
-            omega += s[mu, i] * m
+            omega += real(s[mu, i]) * m
             var += w
+        for i in range(n):
+            vc[i] = max(var - wc[i], V_MIN)
+            num[i] = kappa_sqrt_n - (omega - s[mu, i] * mc[i])
         damped = damping > 0.0
         d = real(damping)
         d1 = real(1.0 - damping)
         for i in range(n):
-            si = float(s[mu, i])
-            isq = one / np.sqrt(real(max(var - wc[i], V_MIN)))
-            a = real(kappa_sqrt_n - (omega - si * mc[i])) * isq
-            g, tg = edge(a, real(abs(si)) * isq)
-            sr = real(si)
+            sr = real(s[mu, i])
+            isq = one / np.sqrt(vc[i])
+            g, tg = edge(num[i] * isq, abs(sr) * isq)
             g = math.copysign(g, sr)
             tg = math.copysign(tg, sr)
-            u_old = u[mu, i]
             if damped:
-                g = d1 * g + d * u_old
+                g = d1 * g + d * uo[i]
                 tg = tanh(g)
             u[mu, i] = g
-            t_old = t[mu, i]
+            dmax[i] = max(dmax[i], abs(tg - t[mu, i]))
             t[mu, i] = tg
-            H[i] += float(u[mu, i]) - float(u_old)
-            dmax[i] = max(dmax[i], float(abs(t[mu, i] - t_old)))
+        for i in range(n):
+            H[i] += float(u[mu, i]) - float(uo[i])
 
     return update
 
 
-_factor_update_fast64 = _make_fast_update(np.float64, edge_field, tanh_approx)
-_factor_update_fast32 = _make_fast_update(np.float32, edge_field32, tanh_approx32)
+_factor_update_fast64 = _make_fast_update(
+    np.float64, edge_field, tanh_approx, exp_approx
+)
+_factor_update_fast32 = _make_fast_update(
+    np.float32, edge_field32, tanh_approx32, exp_approx32
+)
 
 
 def _make_fast_sweep(jit, loop, update):
@@ -316,12 +337,10 @@ def _make_fast_sweep(jit, loop, update):
             H = Hs[k]
             for i in range(n):
                 H[i] = U[i] + ext[i] + f[i]
-            mc = np.empty(n)
-            wc = np.empty(n)
-            dmax = np.zeros(n)
+            work = np.zeros((6, n), dtype=u.dtype)
             for j in range(k * p // shards, (k + 1) * p // shards):
-                update(s, perm[j], u, t, H, kappa_sqrt_n, damping, mc, wc, dmax)
-            diffs[k] = dmax.max() if n > 0 else 0.0
+                update(s, perm[j], u, t, H, kappa_sqrt_n, damping, work)
+            diffs[k] = float(work[3].max()) if n > 0 else 0.0
         return _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r)
 
     return sweep
