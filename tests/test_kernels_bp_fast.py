@@ -376,3 +376,30 @@ def test_bench_bp_reports_fast_paths():
     lo, hi = out["edge_updates_per_s_range"]["fast32_serial"]
     assert lo <= rates["fast32_serial"] <= hi
     assert "fast32_serial" in format_bp(out)
+
+
+def test_fast32_state_checkpoint_round_trip(make_instance):
+    """A float32 fast-path state reloaded from state_dict continues bit-identically."""
+    from wfm.bpstate import PerceptronBPState
+
+    patterns, labels = make_instance(61, 0.5, 4)
+
+    def new():
+        return PerceptronBPState.new(
+            patterns, labels, rng=np.random.default_rng(0), fast=True,
+            precision="float32",
+        )  # fmt: skip
+
+    a = new()
+    assert a.u.dtype == a.t.dtype == np.float32 and a.U.dtype == np.float64
+    a.sweep(shards=2, damping=0.5, gamma=math.inf, r=0.5)
+    b = new()
+    b.load_state_dict(a.state_dict())
+    for state in (a, b):
+        state.sweep(shards=2, damping=0.5, gamma=math.inf, r=0.6)
+    for name in a.MESSAGES:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    with pytest.raises(ValueError, match="fast BP path"):
+        PerceptronBPState.new(
+            patterns, labels, rng=np.random.default_rng(0), precision="float32"
+        )
