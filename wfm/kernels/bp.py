@@ -255,11 +255,16 @@ vnjit = partial(
 )
 
 
-def _make_fast_update(real, edge, tanh, exp):
+def _make_fast_update(real):
     """The fast factor update in arithmetic ``real`` (float64 or float32), with the
-    edge field ``edge``, ``tanh`` and ``exp`` of :mod:`wfm.kernels.approx` in that
-    precision.
+    approximations of :mod:`wfm.kernels.approx` in that precision.
+
+    The precision enters as the constant ``is32``, whose branches numba prunes before
+    typing: closing over the approximations themselves would make the closure's cache
+    key (a pickle of its cells, dispatchers included) change from process to process,
+    and numba would recompile the kernels in every new process.
     """
+    is32 = real is np.float32
     one = real(1.0)
     two = real(2.0)
     four = real(4.0)
@@ -295,7 +300,10 @@ def _make_fast_update(real, edge, tanh, exp):
         for i in range(n):
             uo[i] = u[mu, i]
             h = real(H[i] - u[mu, i])
-            e = exp(-two * abs(h))
+            if is32:
+                e = exp_approx32(-two * abs(h))
+            else:
+                e = exp_approx(-two * abs(h))
             q = one / (one + e)
             m = math.copysign((one - e) * q, h)
             w = four * e * q * q
@@ -312,12 +320,18 @@ def _make_fast_update(real, edge, tanh, exp):
         for i in range(n):
             sr = real(s[mu, i])
             isq = one / np.sqrt(vc[i])
-            g, tg = edge(num[i] * isq, abs(sr) * isq)
+            if is32:
+                g, tg = edge_field32(num[i] * isq, abs(sr) * isq)
+            else:
+                g, tg = edge_field(num[i] * isq, abs(sr) * isq)
             g = math.copysign(g, sr)
             tg = math.copysign(tg, sr)
             if damped:
                 g = d1 * g + d * uo[i]
-                tg = tanh(g)
+                if is32:
+                    tg = tanh_approx32(g)
+                else:
+                    tg = tanh_approx(g)
             u[mu, i] = g
             dmax[i] = max(dmax[i], abs(tg - t[mu, i]))
             t[mu, i] = tg
@@ -327,16 +341,14 @@ def _make_fast_update(real, edge, tanh, exp):
     return update
 
 
-_factor_update_fast64 = _make_fast_update(
-    np.float64, edge_field, tanh_approx, exp_approx
-)
-_factor_update_fast32 = _make_fast_update(
-    np.float32, edge_field32, tanh_approx32, exp_approx32
-)
+_factor_update_fast64 = _make_fast_update(np.float64)
+_factor_update_fast32 = _make_fast_update(np.float32)
 
 
-def _make_fast_sweep(jit, loop, update):
-    """The fast sweep: the schedule of :func:`_make_sweep`, factor update ``update``."""
+def _make_fast_sweep(jit, loop, is32):
+    """The fast sweep: the schedule of :func:`_make_sweep`, fast factor updates with
+    float32 (``is32``) or float64 messages (a constant, see :func:`_make_fast_update`).
+    """
 
     @jit
     def sweep(s, u, t, U, ext, f, perm, shards, kappa, damping, gamma, r, Hs, diffs):
@@ -348,7 +360,14 @@ def _make_fast_sweep(jit, loop, update):
                 H[i] = U[i] + ext[i] + f[i]
             work = np.zeros((6, n), dtype=u.dtype)
             for j in range(k * p // shards, (k + 1) * p // shards):
-                update(s, perm[j], u, t, H, kappa_sqrt_n, damping, work)
+                if is32:
+                    _factor_update_fast32(
+                        s, perm[j], u, t, H, kappa_sqrt_n, damping, work
+                    )
+                else:
+                    _factor_update_fast64(
+                        s, perm[j], u, t, H, kappa_sqrt_n, damping, work
+                    )
             diffs[k] = float(work[3].max()) if n > 0 else 0.0
         return _merge_and_focus(U, ext, f, Hs, diffs, damping, gamma, r)
 
@@ -357,12 +376,8 @@ def _make_fast_sweep(jit, loop, update):
 
 #: message dtype -> (serial, parallel) fast sweeps
 _FAST_SWEEPS = {
-    np.dtype(np.float64): serial_and_parallel(
-        partial(_make_fast_sweep, update=_factor_update_fast64)
-    ),
-    np.dtype(np.float32): serial_and_parallel(
-        partial(_make_fast_sweep, update=_factor_update_fast32)
-    ),
+    np.dtype(np.float64): serial_and_parallel(partial(_make_fast_sweep, is32=False)),
+    np.dtype(np.float32): serial_and_parallel(partial(_make_fast_sweep, is32=True)),
 }
 
 
