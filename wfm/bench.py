@@ -51,6 +51,11 @@ def _sweep_timer(sweep, s, u0, perm, sweeps, dtype=np.float64, **kw):
     return timed
 
 
+def _time_sweeps(sweep, s, u0, perm, sweeps, **kw):
+    """Seconds per sweep of ``sweep`` (one timed round of :func:`_sweep_timer`)."""
+    return _sweep_timer(sweep, s, u0, perm, sweeps, **kw)()
+
+
 def bench_bp(
     n=1001,
     alpha=0.6,
