@@ -2,7 +2,10 @@
 
 Every kernel module imports :data:`njit` (serial) and :data:`pnjit` (``parallel=True``)
 from here, so caching and fast-math are set once for the whole package (quimb's habit).
-Fast-math stays off: BP kernels are checked against numpy references to 1e-10.
+Fast-math stays off: BP kernels are checked against numpy references to 1e-10. Two
+documented local exceptions compile with ``fastmath={"reassoc", "contract"}`` so that
+LLVM can vectorise their floating-point sums: the AMP products (:mod:`wfm.kernels.amp`)
+and the fast BP path (:mod:`wfm.kernels.bp`, ``fast=True``).
 
 A loop body that runs both serially and over threads is written once, in a factory
 ``make(jit, loop)``, and compiled both ways by :func:`serial_and_parallel` (UMAP's

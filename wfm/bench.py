@@ -1,9 +1,10 @@
 """``wfm bench``: throughput of each kernel against its numpy reference, one instance.
 
-``bench_bp`` times :func:`wfm.kernels.bp.bp_sweep` (serial, ``shards=1``; and the
-parallel sharded schedule) and :func:`wfm.kernels.bp.bp_sweep_reference` on the same
-random binary-perceptron instance, in edge updates per second (``N P`` per sweep),
-compilation excluded.
+``bench_bp`` times :func:`wfm.kernels.bp.bp_sweep` (exact float64 kernel serial,
+``shards=1`` -- the plain single-threaded loop, the baseline -- and the parallel
+sharded schedule; the fast path with float64 and float32 messages, serial and sharded)
+and :func:`wfm.kernels.bp.bp_sweep_reference` on the same random binary-perceptron
+instance, in edge updates per second (``N P`` per sweep), compilation excluded.
 """
 
 from __future__ import annotations
@@ -37,22 +38,50 @@ def _instance(n, alpha, seed):
     return s, u0, perm
 
 
-def _time_sweeps(sweep, s, u0, perm, sweeps, **kw):
+def _sweep_timer(sweep, s, u0, perm, sweeps, dtype=np.float64, **kw):
+    """A function timing ``sweeps`` sweeps of ``sweep`` (seconds per sweep), after one
+    warm-up sweep (compilation); each call continues from the previous messages."""
     n = s.shape[1]
-    u = u0.copy()
+    u = u0.astype(dtype)
     t = np.tanh(u)
-    U = u.sum(axis=0)
+    U = u.astype(np.float64).sum(axis=0)
     ext = np.zeros(n)
     f = np.zeros(n)
     sweep(s, u, t, U, ext, f, perm, **kw)  # compile / warm caches
-    t0 = time.perf_counter()
-    for _ in range(sweeps):
-        sweep(s, u, t, U, ext, f, perm, **kw)
-    return (time.perf_counter() - t0) / sweeps
+
+    def timed():
+        t0 = time.perf_counter()
+        for _ in range(sweeps):
+            sweep(s, u, t, U, ext, f, perm, **kw)
+        return (time.perf_counter() - t0) / sweeps
+
+    return timed
 
 
-def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards=None):
+def _time_sweeps(sweep, s, u0, perm, sweeps, **kw):
+    """Seconds per sweep of ``sweep`` (one timed round of :func:`_sweep_timer`)."""
+    return _sweep_timer(sweep, s, u0, perm, sweeps, **kw)()
+
+
+def bench_bp(
+    n=1001,
+    alpha=0.6,
+    sweeps=20,
+    reference_sweeps=None,
+    seed=0,
+    shards=None,
+    damping=0.0,
+    repeats=3,
+):
     """Edge updates per second of the BP sweep implementations.
+
+    Implementations, all on the same instance and messages: the exact float64 kernel
+    (``numba_serial``: the plain single-threaded loop, the baseline; and sharded in
+    parallel), the fast path (:func:`wfm.kernels.bp.bp_sweep` with ``fast=True``)
+    with float64 and float32 messages, serial and sharded, and the numpy reference.
+    The implementations are timed in turn, ``repeats`` rounds, so that a busy machine
+    slows them alike; each rate is the median over the rounds, with its range, and
+    each speed-up over ``numba_serial`` the median of the per-round ratios.
 
     Parameters
     ----------
@@ -61,49 +90,88 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
     alpha : float
         Load; ``P = round(alpha n)``.
     sweeps : int
-        Timed sweeps of each numba variant (after one warm-up sweep).
+        Timed sweeps of each numba variant per round (after one warm-up sweep).
     reference_sweeps : int, optional
-        Timed sweeps of the numpy reference (default ``max(3, sweeps // 5)``).
+        Timed sweeps of the numpy reference per round (default ``max(1, sweeps //
+        10)``).
     seed : int
     shards : int, optional
-        Shards of the parallel variant (default :data:`wfm.backends.DEFAULT_SHARDS`).
+        Shards of the parallel variants (default :data:`wfm.backends.DEFAULT_SHARDS`).
+    damping : float
+        Damping of the messages (fBP's default is 0.5; one more exp per edge).
+    repeats : int
+        Rounds over all implementations.
 
     Returns
     -------
     dict
-        ``n, p, shards, threads`` and ``edge_updates_per_s`` / ``seconds_per_sweep``
-        per implementation (``numba_serial``, ``numba_parallel``, ``numpy_reference``)
-        and the ratios to the reference.
+        ``n, p, shards, threads, damping, repeats``; per implementation
+        ``edge_updates_per_s`` (median), ``edge_updates_per_s_range`` ([min, max]),
+        ``seconds_per_sweep``, ``ratio_to_reference``, ``speedup_vs_numba_serial``
+        (median and range of the per-round ratios); ``load_average`` (1-minute,
+        before and after: how busy the machine was).
     """
+    import os
+
     import numba
 
     from wfm.kernels.bp import bp_sweep, bp_sweep_reference
 
     if n < 1 or sweeps < 1 or not alpha > 0:
         raise ValueError("needs n >= 1, sweeps >= 1, alpha > 0")
+    if not 0.0 <= damping < 1.0:
+        raise ValueError(f"damping must be in [0, 1), got {damping}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     if shards is None:
         shards = DEFAULT_SHARDS
     if shards < 1:
         raise ValueError(f"shards must be >= 1, got {shards}")
     if reference_sweeps is None:
-        reference_sweeps = max(3, sweeps // 5)
+        reference_sweeps = max(1, sweeps // 10)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     s, u0, perm = _instance(n, alpha, seed)
     p = s.shape[0]
-    if shards is None:
-        shards = DEFAULT_SHARDS
-    seconds = {
-        "numba_serial": _time_sweeps(
-            bp_sweep, s, u0, perm, sweeps, shards=1, parallel=False
+    par = f"parallel_{shards}shards"
+    f32 = np.float32
+    variants = {
+        "numba_serial": (bp_sweep, sweeps, {"shards": 1, "parallel": False}),
+        f"numba_{par}": (bp_sweep, sweeps, {"shards": shards, "parallel": True}),
+        "fast64_serial": (
+            bp_sweep, sweeps, {"shards": 1, "parallel": False, "fast": True}
         ),
-        f"numba_parallel_{shards}shards": _time_sweeps(
-            bp_sweep, s, u0, perm, sweeps, shards=shards, parallel=True
+        f"fast64_{par}": (
+            bp_sweep, sweeps, {"shards": shards, "parallel": True, "fast": True}
         ),
-        "numpy_reference": _time_sweeps(
-            bp_sweep_reference, s, u0, perm, reference_sweeps, shards=1
+        "fast32_serial": (
+            bp_sweep, sweeps,
+            {"shards": 1, "parallel": False, "fast": True, "dtype": f32},
         ),
+        f"fast32_{par}": (
+            bp_sweep, sweeps,
+            {"shards": shards, "parallel": True, "fast": True, "dtype": f32},
+        ),
+        "numpy_reference": (bp_sweep_reference, reference_sweeps, {"shards": 1}),
+    }  # fmt: skip
+    timers = {
+        name: _sweep_timer(fn, s, u0, perm, k, damping=damping, **kw)
+        for name, (fn, k, kw) in variants.items()
     }
+    rounds = {name: [] for name in timers}
+    for _ in range(repeats):
+        for name, timer in timers.items():
+            rounds[name].append(timer())
+    seconds = {k: float(np.median(v)) for k, v in rounds.items()}
     rates = {k: n * p / v for k, v in seconds.items()}
+    ranges = {k: [n * p / max(v), n * p / min(v)] for k, v in rounds.items()}
+    base = np.array(rounds["numba_serial"])
+    speedup = {k: float(np.median(base / np.array(v))) for k, v in rounds.items()}
+    speedup_range = {
+        k: [float(np.min(base / np.array(v))), float(np.max(base / np.array(v)))]
+        for k, v in rounds.items()
+    }
     ref = rates["numpy_reference"]
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "kernel": "bp",
         "n": n,
@@ -113,9 +181,16 @@ def bench_bp(n=1001, alpha=0.6, sweeps=20, reference_sweeps=None, seed=0, shards
         "reference_sweeps": reference_sweeps,
         "shards": shards,
         "threads": numba.get_num_threads(),
+        "damping": damping,
+        "repeats": repeats,
+        "cpu_count": os.cpu_count(),
+        "load_average": [load_before, load_after],
         "seconds_per_sweep": seconds,
         "edge_updates_per_s": rates,
+        "edge_updates_per_s_range": ranges,
         "ratio_to_reference": {k: v / ref for k, v in rates.items()},
+        "speedup_vs_numba_serial": speedup,
+        "speedup_vs_numba_serial_range": speedup_range,
     }
 
 
@@ -133,16 +208,31 @@ def bench_enumerate(n_inputs=14, n_patterns=4, repeats=20, seed=0):
 
 def format_bp(result: dict) -> str:
     """Human table of :func:`bench_bp`."""
+    load = result.get("load_average") or [None, None]
+    load_txt = (
+        f", load average {load[0]:.1f} -> {load[1]:.1f} on {result['cpu_count']} CPUs"
+        if load[0] is not None
+        else ""
+    )
     lines = [
         f"BP sweep, binary perceptron N={result['n']} P={result['p']} "
-        f"(alpha={result['alpha']:g}), {result['threads']} numba threads",
-        f"{'implementation':<28} {'edge updates/s':>16} {'s/sweep':>10} "
-        f"{'x reference':>12}",
+        f"(alpha={result['alpha']:g}), damping {result.get('damping', 0.0):g}, "
+        f"{result['threads']} numba threads{load_txt}",
+        f"median of {result.get('repeats', 1)} interleaved rounds [min-max]",
+        f"{'implementation':<24} {'edge updates/s':>29} {'s/sweep':>8} "
+        f"{'x reference':>11} {'x numba_serial':>18}",
     ]
+    ranges = result.get("edge_updates_per_s_range", {})
+    sp = result.get("speedup_vs_numba_serial", {})
+    spr = result.get("speedup_vs_numba_serial_range", {})
     for name, rate in result["edge_updates_per_s"].items():
+        lo, hi = ranges.get(name, [rate, rate])
+        slo, shi = spr.get(name, [sp.get(name, 1.0)] * 2)
         lines.append(
-            f"{name:<28} {rate:>16.3e} {result['seconds_per_sweep'][name]:>10.4f} "
-            f"{result['ratio_to_reference'][name]:>12.1f}"
+            f"{name:<24} {rate:>9.3e} [{lo:.2e}-{hi:.2e}] "
+            f"{result['seconds_per_sweep'][name]:>8.4f} "
+            f"{result['ratio_to_reference'][name]:>11.1f} "
+            f"{sp.get(name, float('nan')):>6.2f} [{slo:.2f}-{shi:.2f}]"
         )
     rates = result["edge_updates_per_s"]
     par = next(k for k in rates if k.startswith("numba_parallel"))

@@ -178,18 +178,29 @@ class PerceptronBPState(BPState):
 
     ``s`` are the signed patterns ``sigma^mu xi^mu`` (int8 for ±1 patterns, float64
     otherwise), ``u``/``t`` ``(P, N)``, ``U``/``ext``/``f`` ``(N,)``; ``kappa`` the
-    margin.
+    margin. ``fast``: sweeps on the fast path of :func:`wfm.kernels.bp.bp_sweep`
+    (vectorised approximations), with ``u``/``t`` in float64 or float32 (the
+    ``precision`` given to :meth:`new`).
     """
 
     s: np.ndarray
     kappa: float = 0.0
+    fast: bool = False
 
     @classmethod
     def new(
         cls, patterns, labels, *, rng, kappa=0.0, randfact=0.01, ext=None,
-        init_rng=None,
+        init_rng=None, fast=False, precision="float64",
     ):  # fmt: skip
-        """Fresh messages: small random fields ``atanh(randfact * U(-1, 1))``."""
+        """Fresh messages: small random fields ``atanh(randfact * U(-1, 1))``.
+
+        ``precision`` (``"float64"`` or, with ``fast``, ``"float32"``) is the dtype of
+        ``u`` and ``t``; the initial messages are drawn in float64 and rounded.
+        """
+        if precision not in ("float64", "float32"):
+            raise ValueError(f"precision must be float64 or float32, got {precision!r}")
+        if precision == "float32" and not fast:
+            raise ValueError("float32 messages need the fast BP path (fast=True)")
         patterns = np.asarray(patterns)
         labels = np.asarray(labels)
         if patterns.dtype == np.int8:
@@ -198,10 +209,11 @@ class PerceptronBPState(BPState):
             s = patterns.astype(np.float64) * labels[:, None].astype(np.float64)
         p, n = s.shape
         init = rng if init_rng is None else init_rng
-        u = np.arctanh(randfact * (2.0 * init.random((p, n)) - 1.0))
+        u = np.arctanh(randfact * (2.0 * init.random((p, n)) - 1.0)).astype(precision)
         return cls(
-            s=s, u=u, t=np.tanh(u), U=u.sum(axis=0), ext=_external(ext, (n,)),
-            f=np.zeros(n), rng=rng, kappa=float(kappa),
+            s=s, u=u, t=np.tanh(u), U=u.sum(axis=0, dtype=np.float64),
+            ext=_external(ext, (n,)), f=np.zeros(n), rng=rng, kappa=float(kappa),
+            fast=bool(fast),
         )  # fmt: skip
 
     def errors_of(self, weights) -> int:
@@ -210,7 +222,8 @@ class PerceptronBPState(BPState):
         return bpk.count_errors(self.s, np.asarray(weights), self.kappa)
 
     def sweep(self, *, shards, damping=0.0, gamma=0.0, r=0.0, **options) -> float:
-        """One sweep of :func:`wfm.kernels.bp.bp_sweep` (no options)."""
+        """One sweep of :func:`wfm.kernels.bp.bp_sweep` (no options; the fast path
+        when :attr:`fast`)."""
         bpk = kernels("bp", self.device)
 
         if options:
@@ -219,7 +232,7 @@ class PerceptronBPState(BPState):
         self.sweeps += 1
         return bpk.bp_sweep(
             self.s, self.u, self.t, self.U, self.ext, self.f, perm, shards=shards,
-            kappa=self.kappa, damping=damping, gamma=gamma, r=r,
+            kappa=self.kappa, damping=damping, gamma=gamma, r=r, fast=self.fast,
         )  # fmt: skip
 
     def free_entropy(self) -> float:
@@ -364,7 +377,7 @@ class MachineBPState(BPState):
 
 def new_bp_state(
     patterns, labels, *, arch: Architecture, rng, kappa=0.0, randfact=0.01,
-    hidden_field=0.0, init_rng=None, device="cpu",
+    hidden_field=0.0, init_rng=None, device="cpu", fast=False, precision="float64",
 ):  # fmt: skip
     """Fresh BP state for the network ``arch``: the class is chosen by ``arch.hidden``.
 
@@ -372,12 +385,17 @@ def new_bp_state(
     the machines' initial hidden messages (see :meth:`MachineBPState.new`). The
     initial messages are drawn from ``init_rng`` (default ``rng``), the factor order
     of every sweep from ``rng``; the kernels are those of ``device``
-    (:func:`wfm.backends.kernels`).
+    (:func:`wfm.backends.kernels`). ``fast``/``precision``: the perceptron's fast BP
+    path (:class:`PerceptronBPState`); machines have none yet.
     """
     if not arch.binary:
         raise ValueError("BP needs binary weights (arch.binary)")
+    if arch.hidden and (fast or precision != "float64"):
+        raise ValueError(
+            "the fast BP path (fast, precision) exists for the perceptron only"
+        )
     state = _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field,
-                       init_rng)  # fmt: skip
+                       init_rng, fast, precision)  # fmt: skip
     state.device = device  # kernels come from wfm.backends for this device
     if device != "cpu" and not arch.hidden:
         # messages and signed patterns live on the device (O(N P)); U, ext, f on
@@ -387,7 +405,10 @@ def new_bp_state(
     return state
 
 
-def _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field, init_rng):
+def _new_state(
+    patterns, labels, arch, rng, kappa, randfact, hidden_field, init_rng, fast,
+    precision,
+):  # fmt: skip
     if arch.hidden:
         if kappa != 0.0:
             raise ValueError(
@@ -400,5 +421,6 @@ def _new_state(patterns, labels, arch, rng, kappa, randfact, hidden_field, init_
     if arch.k != 1:
         raise ValueError(f"arch.k must be 1 for a perceptron, got {arch.k}")
     return PerceptronBPState.new(
-        patterns, labels, rng=rng, kappa=kappa, randfact=randfact, init_rng=init_rng
-    )
+        patterns, labels, rng=rng, kappa=kappa, randfact=randfact, init_rng=init_rng,
+        fast=fast, precision=precision,
+    )  # fmt: skip

@@ -297,6 +297,14 @@ def _parser():
         "--shards", type=int, metavar="S", help="bp: shards of the parallel sweep"
     )
     p.add_argument(
+        "--damping", type=float, default=0.0, metavar="D",
+        help="bp: damping of the messages (fBP's default is 0.5)",
+    )  # fmt: skip
+    p.add_argument(
+        "--repeats", type=int, default=3, metavar="R",
+        help="bp: interleaved timing rounds (median and range reported)",
+    )  # fmt: skip
+    p.add_argument(
         "--device", default="cpu", choices=["cpu", "cuda"], metavar="DEVICE",
         help="cpu (default) or cuda: the GPU kernels against the CPU's in one run",
     )  # fmt: skip
@@ -595,6 +603,8 @@ def _cmd_bench(args):
             options = {"n": args.n, "alpha": args.alpha}
         if kernel == "bp":
             options.update(sweeps=args.sweeps, shards=args.shards)
+            if args.device == "cpu":
+                options.update(damping=args.damping, repeats=args.repeats)
         if args.device == "cuda" and kernel == "enumerate":
             options = {}
         results[kernel], text = wfm.benchmark(kernel, device=args.device, **options)

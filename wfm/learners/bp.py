@@ -26,6 +26,7 @@ def learn(problem, params, ctx) -> LearnerResult:
         problem.patterns, problem.labels, arch=problem.arch, kappa=problem.kappa,
         rng=ctx.rng("learner"), init_rng=ctx.rng("init"), device=ctx.device,
         randfact=p["randfact"],
+        fast=p["fast"], precision=p["precision"],
     )  # fmt: skip
     maxdiff, converged = math.nan, False
     if ctx.resumed is not None:

@@ -60,6 +60,7 @@ def learn(problem, params, ctx) -> LearnerResult:
         rng=ctx.rng("learner"), init_rng=ctx.rng("init"), device=ctx.device,
         randfact=params["randfact"],
         hidden_field=params["hidden_field"],
+        fast=params["fast"], precision=params["precision"],
     )  # fmt: skip
     if problem.external_field is not None:  # e.g. lambda W~: stay near W~
         state.ext[...] = np.reshape(problem.external_field, state.ext.shape)
