@@ -38,11 +38,22 @@ def amp_modules():
     return amp, amp_cuda
 
 
+TOL = {"float64": 1e-10, "float32": 2e-4}
+AMP_CASES = [
+    (kind, dtype, field)
+    for kind in ("int8", "bits", "hashed")
+    for dtype in ("float64", "float32")
+    for field in ("reinforcement", "focusing")
+]
+if SIM:  # every storage, dtype and field once (the simulator is slow)
+    AMP_CASES = [("int8", "float64", "reinforcement"), ("bits", "float32", "focusing"),
+                 ("hashed", "float64", "focusing")]  # fmt: skip
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered")
-@pytest.mark.parametrize("kind", ["int8", "bits", "hashed"])
-@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-4)])
-@pytest.mark.parametrize("field", ["reinforcement", "focusing"])
-def test_amp_iteration_matches_cpu(amp_modules, kind, dtype, tol, field):
+@pytest.mark.parametrize("kind,dtype,field", AMP_CASES)
+def test_amp_iteration_matches_cpu(amp_modules, kind, dtype, field):
+    tol = TOL[dtype]
     amp, amp_cuda = amp_modules
     from wfm.patterns import random_instance
 

@@ -36,8 +36,8 @@ from numba import cuda  # noqa: E402
 
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 TPB = 32 if SIMULATOR else 256  # threads a block (a power of 2: tree reductions)
-MAX_BLOCKS = 8 if SIMULATOR else 1024  # grid of the grid-stride loops
-MAX_ROW_BLOCKS = 8 if SIMULATOR else 4096  # grid of the one-block-a-row passes
+MAX_BLOCKS = 2 if SIMULATOR else 1024  # grid of the grid-stride loops
+MAX_ROW_BLOCKS = 4 if SIMULATOR else 4096  # grid of the one-block-a-row passes
 
 
 def device_function(fn, **deps):

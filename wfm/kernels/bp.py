@@ -122,6 +122,27 @@ def focusing_field(h, gamma, r):
 
 
 @njit
+def exact_edge_field(a, b, si):
+    """``(g, tanh g)``: the factor -> variable field of one edge, ``g = sign(si) *
+    (ln H(a - b) - ln H(a + b)) / 2`` clamped at ``FIELD_MAX`` (module docstring);
+    erfc pair below ``LOG_H_SWITCH``, asymptotic ``ln H`` above."""
+    if a + b < LOG_H_SWITCH:
+        hm = math.erfc((a - b) * _SQRT1_2)
+        hp = math.erfc((a + b) * _SQRT1_2)
+        g = 0.5 * math.log(hm / hp)
+        tg = (hm - hp) / (hm + hp)
+        if g > FIELD_MAX:
+            g = FIELD_MAX
+            tg = fast_tanh(FIELD_MAX)
+    else:
+        g = min(0.5 * (log_H(a - b) - log_H(a + b)), FIELD_MAX)
+        tg = fast_tanh(g)
+    if si < 0.0:
+        return -g, -tg
+    return g, tg
+
+
+@njit
 def _factor_update(s, mu, u, t, H, M, kappa_sqrt_n, damping, mc):
     """Update the messages of factor ``mu`` in place from total fields ``H``.
 
@@ -153,21 +174,7 @@ def _factor_update(s, mu, u, t, H, M, kappa_sqrt_n, damping, mc):
         vc = max(var - (1.0 - m * m), V_MIN)
         sq = math.sqrt(vc)
         a = (kappa_sqrt_n - (omega - si * m)) / sq
-        b = abs(si) / sq
-        if a + b < LOG_H_SWITCH:
-            hm = math.erfc((a - b) * _SQRT1_2)
-            hp = math.erfc((a + b) * _SQRT1_2)
-            g = 0.5 * math.log(hm / hp)
-            tg = (hm - hp) / (hm + hp)
-            if g > FIELD_MAX:
-                g = FIELD_MAX
-                tg = fast_tanh(FIELD_MAX)
-        else:
-            g = min(0.5 * (log_H(a - b) - log_H(a + b)), FIELD_MAX)
-            tg = fast_tanh(g)
-        if si < 0.0:
-            g = -g
-            tg = -tg
+        g, tg = exact_edge_field(a, abs(si) / sq, si)
         u_old = u[mu, i]
         if damping > 0.0:
             g = (1.0 - damping) * g + damping * u_old

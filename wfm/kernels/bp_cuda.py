@@ -50,6 +50,7 @@ _fast_tanh = device_function(_cpu.fast_tanh)
 _log_cosh = device_function(_cpu.log_cosh)
 _log_H = device_function(_cpu.log_H)
 _focusing_field = device_function(_cpu.focusing_field, log_cosh=_log_cosh)
+_edge_field = device_function(_cpu.exact_edge_field, fast_tanh=_fast_tanh, log_H=_log_H)
 
 RATIONAL_MAX_MAG = _cpu.RATIONAL_MAX_MAG
 LOG_H_SWITCH = _cpu.LOG_H_SWITCH
@@ -107,21 +108,7 @@ def _factors(s, u, t, H, M, kappa_sqrt_n, damping, part):
             vc = max(var - (1.0 - m * m), V_MIN)
             sq = math.sqrt(vc)
             a = (kappa_sqrt_n - (omega - si * m)) / sq
-            b = abs(si) / sq
-            if a + b < LOG_H_SWITCH:
-                hm = math.erfc((a - b) * _SQRT1_2)
-                hp = math.erfc((a + b) * _SQRT1_2)
-                g = 0.5 * math.log(hm / hp)
-                tg = (hm - hp) / (hm + hp)
-                if g > FIELD_MAX:
-                    g = FIELD_MAX
-                    tg = _fast_tanh(FIELD_MAX)
-            else:
-                g = min(0.5 * (_log_H(a - b) - _log_H(a + b)), FIELD_MAX)
-                tg = _fast_tanh(g)
-            if si < 0.0:
-                g = -g
-                tg = -tg
+            g, tg = _edge_field(a, abs(si) / sq, si)
             if damping > 0.0:
                 g = (1.0 - damping) * g + damping * u[mu, i]
                 tg = _fast_tanh(g)
@@ -167,15 +154,21 @@ def to_device_messages(s, u, t):
 
 
 def bp_sweep(s, u, t, U, ext, f, perm, *, shards=1, kappa=0.0, damping=0.0,
-             gamma=0.0, r=0.0, parallel=True):  # fmt: skip
+             gamma=0.0, r=0.0, parallel=True, fast=False):  # fmt: skip
     """One BP sweep with every factor updated at once, then the focusing factors.
 
     Same signature and result as ``wfm.kernels.bp.bp_sweep(..., shards=P)``;
     ``s, u, t`` are device-resident :class:`DeviceMatrix` objects (a BP state on
     ``cuda``) or host arrays (uploaded, and ``u, t`` copied back: for tests). ``U``
     and ``f`` (host) are updated in place; ``perm``, ``shards`` and ``parallel`` do
-    not change the result.
+    not change the result. ``fast``: the CPU's vectorised float32 path has no GPU
+    variant; the GPU sweep is the exact float64 one, and ``fast=True`` is refused.
     """
+    if fast:
+        raise ValueError(
+            "the fast BP path (learner.fast) is CPU-only; on cuda the sweep is the "
+            "exact float64 one: drop fast=true"
+        )
     host = not isinstance(u, DeviceMatrix)
     sd, ud, td = device_view(s), device_view(u), device_view(t)
     p, n = ud.shape
