@@ -13,9 +13,16 @@ habit, style.md #3). The default number of BP shards (:data:`DEFAULT_SHARDS`,
 :func:`default_shards`) is re-exported from :mod:`wfm.backends`, its one home.
 """
 
+import os
 from functools import partial
 
 import numba
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    # a fork-safe layer (tbb, Intel OpenMP or workqueue): with GNU OpenMP a process
+    # that ran a parallel kernel cannot fork (the sweep's worker pool: "fork() called
+    # from a process already using GNU OpenMP" terminated the workers)
+    numba.config.THREADING_LAYER = "forksafe"
 
 # the shards defaults live in the numba-free backend seam (config reads them)
 from wfm.backends import DEFAULT_SHARDS, SHARDS_MIN_FACTORS, default_shards
